@@ -1,0 +1,25 @@
+"""dragnb: drag-based image editing with diffusion models, made to be learnt in notebooks.
+
+The method, one module per stage (data flows image -> latent -> features -> edited
+latent -> image):
+
+- ``loading``:   ``load`` a Stable-Diffusion-shaped model (SD 1.5/2.1, or the bundled
+                 teaching model ``"tiny"`` that runs on a CPU);
+- ``features``:  ``dift_features``, ``similarity_map``, ``match_points`` (DIFT);
+- ``region``:    ``find_region``, the part of the image a drag from a point moves;
+- ``inversion``: ``invert`` (DDIM inversion) and ``denoise``;
+- ``plots``:     a picture of each stage.
+
+Points are (x, y) in the user's image pixels everywhere.
+"""
+from . import plots
+from .features import Features, dift_features, match_points, similarity_map
+from .images import Geometry, load_image
+from .inversion import Inversion, denoise, invert
+from .loading import DiffusionModel, WeightsNotFoundError, load
+from .region import Region, find_region, region_steps
+
+__version__ = "0.1.0"
+__all__ = ["load", "DiffusionModel", "WeightsNotFoundError", "dift_features", "Features",
+           "similarity_map", "match_points", "find_region", "region_steps", "Region", "invert",
+           "denoise", "Inversion", "Geometry", "load_image", "plots"]

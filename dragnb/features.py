@@ -1,0 +1,191 @@
+"""Stage 1a, DIFT features: what the UNet "sees" at each place of an image.
+
+DIFT (Tang et al. 2023): VAE-encode the image, add noise at timestep ``t``, run the
+UNet once with the prompt, and keep the output of ``up_blocks[up_block]``, averaged
+over ``ensemble`` noise draws. The UNet pass stops as soon as that block has run (a
+forward hook raises), so the finer blocks after it cost nothing.
+
+Similar features mean "the same kind of thing": cosine similarity between the
+feature at a point and every other cell gives a heatmap (``similarity_map``) and,
+across two images, a correspondence (``match_points``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .images import Geometry, check_points, prepare
+from .loading import DiffusionModel
+
+
+@dataclass
+class Features:
+    """DIFT features of one image.
+
+    fmap: (C, h, w) float32 feature map on the model's device.
+    geometry: user image size and model working size; ``geometry.to_grid(p, grid)``
+        maps user pixels to feature cells.
+    image: the user's image (PIL RGB, as given).
+    """
+
+    fmap: torch.Tensor
+    geometry: Geometry
+    image: Image.Image
+    t: int
+    up_block: int
+    ensemble: int
+    prompt: str
+
+    @property
+    def grid(self) -> tuple:
+        """(w, h) of the feature map."""
+        return (self.fmap.shape[2], self.fmap.shape[1])
+
+    def at(self, points) -> torch.Tensor:
+        """Bilinearly sampled features at user-pixel points: (N, C)."""
+        p = check_points(points, self.geometry.user)
+        return sample(self.fmap, self.geometry.to_grid(p, self.grid))
+
+
+class _Stop(Exception):
+    """Raised by the hook once the requested up-block has run."""
+
+
+def run_until(unet, block: torch.nn.Module, *args, **kwargs) -> torch.Tensor:
+    """Run ``unet(*args, **kwargs)`` only until ``block`` has produced its output."""
+    out = {}
+
+    def hook(_module, _inputs, output):
+        out["x"] = output[0] if isinstance(output, tuple) else output
+        raise _Stop
+
+    handle = block.register_forward_hook(hook)
+    try:
+        unet(*args, **kwargs)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    if "x" not in out:
+        raise RuntimeError("the UNet finished without running the hooked block")
+    return out["x"]
+
+
+def _noisy(model: DiffusionModel, z0: torch.Tensor, t: int, n: int, seed: int) -> torch.Tensor:
+    """n noise draws of latent z0 (1, c, h, w) at timestep t: (n, c, h, w); draw i uses seed + i."""
+    noise = torch.stack([torch.randn(z0.shape[1:], generator=torch.Generator("cpu").manual_seed(seed + i))
+                         for i in range(n)]).to(z0.device, z0.dtype)
+    ts = torch.full((n,), int(t), dtype=torch.long, device=z0.device)
+    return model.scheduler.add_noise(z0.expand(n, -1, -1, -1), noise, ts)
+
+
+@torch.no_grad()
+def dift_features(model: DiffusionModel, image, prompt: str = "", t: int | None = None,
+                  up_block: int | None = None, ensemble: int = 8, seed: int = 0,
+                  size: int | None = None, chunk: int = 8) -> Features:
+    """DIFT features of ``image``.
+
+    Args:
+        image: PIL image, uint8 array or path; resized internally so its long side is
+            ``size`` (default: the model's native size).
+        t, up_block: timestep and up-block; ``None`` takes the model's documented
+            default (DIFT's t=261, up_block=1 for Stable Diffusion).
+        ensemble: noise draws averaged; they run as one batch, in chunks of ``chunk``.
+
+    Returns:
+        Features with ``fmap`` (C, h, w).
+    """
+    t = model.defaults["dift_t"] if t is None else int(t)
+    up_block = model.defaults["dift_up_block"] if up_block is None else int(up_block)
+    n_up = len(model.unet.up_blocks)
+    if not 0 <= up_block < n_up:
+        raise ValueError(f"up_block must be in [0, {n_up - 1}] for this UNet, got {up_block}")
+    if not 0 <= t < model.scheduler.config.num_train_timesteps:
+        raise ValueError(f"t must be in [0, {model.scheduler.config.num_train_timesteps - 1}], got {t}")
+    if ensemble < 1:
+        raise ValueError(f"ensemble must be >= 1, got {ensemble}")
+    pil, x, geom = prepare(image, model.native_size, model.multiple, size)
+    z0 = model.encode(x)
+    emb = model.embed(prompt)
+    total = None
+    for start in range(0, ensemble, chunk):
+        n = min(chunk, ensemble - start)
+        zt = _noisy(model, z0, t, n, seed + start)
+        f = run_until(model.unet, model.unet.up_blocks[up_block], zt, t, encoder_hidden_states=emb.expand(n, -1, -1))
+        s = f.float().sum(0)
+        total = s if total is None else total + s
+    return Features(total / ensemble, geom, pil, t, up_block, ensemble, prompt)
+
+
+def sample(fmap: torch.Tensor, cells: np.ndarray) -> torch.Tensor:
+    """Bilinear samples of fmap (C, h, w) at cell coordinates (N, 2) [x, y]: (N, C)."""
+    c, h, w = fmap.shape
+    p = torch.as_tensor(cells, dtype=fmap.dtype, device=fmap.device)
+    grid = torch.stack([(p[:, 0] + 0.5) / w * 2 - 1, (p[:, 1] + 0.5) / h * 2 - 1], -1)
+    out = F.grid_sample(fmap[None], grid[None, None], mode="bilinear", padding_mode="border",
+                        align_corners=False)
+    return out[0, :, 0].T
+
+
+def upsampled_cosine(fmap: torch.Tensor, query: torch.Tensor, size: tuple) -> torch.Tensor:
+    """Cosine similarity of ``query`` (C,) with fmap (C, h, w) bilinearly upsampled to ``size`` (W, H).
+
+    Exactly what DIFT computes (upsample the features, then cosine), without ever
+    holding the (C, H, W) upsampled map: the dot products and the squared norms of
+    each bilinear blend are assembled from products of neighbouring cells.
+    Returns (H, W); the pixel whose centre is sampled by ``query`` scores exactly 1.
+    """
+    c, h, w = fmap.shape
+    W, H = size
+    f = F.pad(fmap.float()[None], (0, 1, 0, 1), mode="replicate")[0]  # (C, h+1, w+1)
+    q = query.float()
+    dot = torch.einsum("c,chw->hw", q, f)
+    norm = (f * f).sum(0)
+    right = (f[:, :, :-1] * f[:, :, 1:]).sum(0)          # <f[y, x], f[y, x+1]>
+    down = (f[:, :-1] * f[:, 1:]).sum(0)                 # <f[y, x], f[y+1, x]>
+    diag = (f[:, :-1, :-1] * f[:, 1:, 1:]).sum(0)        # <f[y, x], f[y+1, x+1]>
+    anti = (f[:, :-1, 1:] * f[:, 1:, :-1]).sum(0)        # <f[y, x+1], f[y+1, x]>
+    dev = fmap.device
+    gx = ((torch.arange(W, device=dev) + 0.5) * w / W - 0.5).clamp(0, w - 1)
+    gy = ((torch.arange(H, device=dev) + 0.5) * h / H - 0.5).clamp(0, h - 1)
+    x0, y0 = gx.floor().long().clamp(max=w - 1), gy.floor().long().clamp(max=h - 1)
+    wx, wy = (gx - x0)[None, :], (gy - y0)[:, None]
+    X, Y = x0[None, :], y0[:, None]
+    a, b, cc, d = (1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy
+    num = a * dot[Y, X] + b * dot[Y, X + 1] + cc * dot[Y + 1, X] + d * dot[Y + 1, X + 1]
+    sq = (a * a * norm[Y, X] + b * b * norm[Y, X + 1] + cc * cc * norm[Y + 1, X] + d * d * norm[Y + 1, X + 1]
+          + 2 * a * b * right[Y, X] + 2 * cc * d * right[Y + 1, X]
+          + 2 * a * cc * down[Y, X] + 2 * b * d * down[Y, X + 1]
+          + 2 * a * d * diag[Y, X] + 2 * b * cc * anti[Y, X])
+    return num / (sq.clamp_min(0).sqrt() * q.norm() + 1e-8)
+
+
+def similarity_map(features: Features, point, target: Features | None = None) -> np.ndarray:
+    """Cosine similarity between the feature at ``point`` and every pixel.
+
+    As in DIFT, features are bilinearly upsampled to the image (of ``target`` when
+    given, else of ``features``) before the cosine. Returns float32 (H, W) in
+    [-1, 1]; without ``target``, the point's own pixel is the maximum (1.0).
+    """
+    tgt = target if target is not None else features
+    q = features.at(point)[0]
+    return upsampled_cosine(tgt.fmap, q, tgt.geometry.user).cpu().numpy().astype(np.float32)
+
+
+def match_points(src: Features, dst: Features, points) -> np.ndarray:
+    """For each (x, y) in ``src``'s image, the best-matching (x, y) in ``dst``'s image.
+
+    DIFT matching: argmax of the cosine similarity with ``dst``'s upsampled features.
+    Returns float array (N, 2) in ``dst``'s user pixels.
+    """
+    queries = src.at(points)
+    out = []
+    for q in queries:
+        sim = upsampled_cosine(dst.fmap, q, dst.geometry.user)
+        y, x = np.unravel_index(int(torch.argmax(sim)), tuple(sim.shape))
+        out.append((float(x), float(y)))
+    return np.array(out)

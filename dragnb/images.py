@@ -1,0 +1,149 @@
+"""Images and points: the one place where coordinates change frames.
+
+Everywhere in the public API a point is ``(x, y)`` in the user's image pixels: x to
+the right, y down, pixel centres at integers, so a W x H image holds points with
+``0 <= x <= W-1`` and ``0 <= y <= H-1``. Internally the image is resized to the
+model's working size (a multiple of the model's factor), and features live on a
+coarser grid. :class:`Geometry` converts between these frames, with the same
+pixel-centre convention in every direction, so that a round trip is exact.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def load_image(image) -> Image.Image:
+    """A PIL RGB image from a PIL image, a uint8 array (H, W, 3|4 or H, W) or a file path.
+
+    RGBA is composited on white, grayscale and palette images are converted.
+    Raises ``ValueError`` naming the problem for anything else.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        if not os.path.exists(image):
+            raise ValueError(f"image file not found: {image!s}")
+        image = Image.open(image)
+        image.load()
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    if isinstance(image, np.ndarray):
+        image = _array_to_pil(image)
+    if not isinstance(image, Image.Image):
+        raise ValueError(f"expected a PIL image, a uint8 array or a file path, got {type(image).__name__}")
+    if image.width < 1 or image.height < 1:
+        raise ValueError(f"image is empty ({image.width}x{image.height})")
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if image.mode != "RGB":
+        if image.mode in ("I", "I;16", "F"):
+            raise ValueError(f"image mode {image.mode!r} (high bit depth) is not supported; convert to 8-bit RGB")
+        image = image.convert("RGB")
+    return image
+
+
+def _array_to_pil(a: np.ndarray) -> Image.Image:
+    if a.dtype != np.uint8:
+        if np.issubdtype(a.dtype, np.floating) and a.size and np.nanmin(a) >= 0 and np.nanmax(a) <= 1:
+            a = np.round(a * 255).astype(np.uint8)
+        else:
+            raise ValueError(f"image array must be uint8 (or float in [0, 1]), got {a.dtype}")
+    if a.ndim == 2:
+        return Image.fromarray(a, "L")
+    if a.ndim == 3 and a.shape[2] in (1, 3, 4):
+        if a.shape[2] == 1:
+            return Image.fromarray(a[:, :, 0], "L")
+        return Image.fromarray(np.ascontiguousarray(a), "RGB" if a.shape[2] == 3 else "RGBA")
+    raise ValueError(f"image array must have shape (H, W), (H, W, 3) or (H, W, 4), got {a.shape}")
+
+
+def check_points(points, size, name: str = "point") -> np.ndarray:
+    """Validate points against an image size (W, H): float array (N, 2).
+
+    Accepts one point ``(x, y)`` or a sequence of them. Raises ``ValueError`` for
+    wrong shapes, NaN/inf, or points outside the image.
+    """
+    try:
+        p = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}s must be (x, y) pairs of numbers, got {points!r}") from None
+    if p.ndim == 1 and p.shape == (2,):
+        p = p[None]
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"{name}s must be (x, y) pairs: expected shape (N, 2), got {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError(f"{name} has NaN or infinite coordinates: {p.tolist()}")
+    w, h = size
+    bad = (p[:, 0] < 0) | (p[:, 0] > w - 1) | (p[:, 1] < 0) | (p[:, 1] > h - 1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{name} {i} at (x={p[i, 0]:g}, y={p[i, 1]:g}) is outside the "
+                         f"{w}x{h} image (x must be in [0, {w - 1}], y in [0, {h - 1}])")
+    return p
+
+
+def _scale(p: np.ndarray, src, dst) -> np.ndarray:
+    """Map points between two grids covering the same image (pixel centres at integers)."""
+    s = np.array([dst[0] / src[0], dst[1] / src[1]])
+    return (np.asarray(p, dtype=np.float64) + 0.5) * s - 0.5
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Sizes of one image in its frames, each (width, height).
+
+    ``user``: the image as given; ``model``: resized for the model (a multiple of its
+    factor). Grids (latent, features) are given per call as (w, h).
+    """
+
+    user: tuple
+    model: tuple
+
+    def to_model(self, points) -> np.ndarray:
+        return _scale(points, self.user, self.model)
+
+    def to_user(self, points) -> np.ndarray:
+        return _scale(points, self.model, self.user)
+
+    def to_grid(self, points, grid) -> np.ndarray:
+        """User pixels -> cell coordinates of a (w, h) grid over the same image."""
+        return _scale(points, self.user, grid)
+
+    def from_grid(self, points, grid) -> np.ndarray:
+        return _scale(points, grid, self.user)
+
+
+def model_size(size, native: int, multiple: int, target: int | None = None) -> tuple:
+    """The working size for an image of ``size`` (W, H).
+
+    The long side becomes ``target`` (default: the model's native size), the aspect
+    ratio is kept, and each side is rounded to a multiple of ``multiple``.
+    """
+    w, h = size
+    target = target or native
+    s = target / max(w, h)
+    return (max(multiple, int(round(w * s / multiple)) * multiple),
+            max(multiple, int(round(h * s / multiple)) * multiple))
+
+
+def prepare(image, native: int, multiple: int, size: int | None = None):
+    """User image -> (PIL RGB as given, tensor (1, 3, h, w) in [-1, 1], Geometry)."""
+    pil = load_image(image)
+    msize = model_size(pil.size, native, multiple, size)
+    resized = pil if pil.size == msize else pil.resize(msize, Image.BICUBIC)
+    x = torch.from_numpy(np.asarray(resized, dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
+    return pil, x, Geometry(pil.size, msize)
+
+
+def to_pil(x: torch.Tensor, size=None) -> Image.Image:
+    """Tensor (1, 3, h, w) in [-1, 1] -> PIL RGB, resized to ``size`` (W, H) if given."""
+    a = ((x[0].detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte()
+    im = Image.fromarray(a.permute(1, 2, 0).numpy(), "RGB")
+    if size is not None and tuple(size) != im.size:
+        im = im.resize(tuple(size), Image.BICUBIC)
+    return im

@@ -1,0 +1,282 @@
+"""Loading a Stable-Diffusion-shaped model: hub id, local folder, single file, or "tiny".
+
+``load`` returns a :class:`DiffusionModel`: the four parts the method needs (VAE,
+UNet, text encoder + tokenizer, DDIM scheduler) and a few helpers that every stage
+shares (prompt embedding, VAE encode/decode, epsilon from the UNet's output). Only
+those parts are read from a checkpoint: no safety checker, no pipeline.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+
+SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+SD21 = "stabilityai/stable-diffusion-2-1"
+TINY = Path(__file__).parent / "teaching" / "weights"
+PARTS = ("vae", "unet", "text_encoder", "tokenizer", "scheduler")
+# DIFT's published defaults (shared/FACTS.md); a model folder may override them in dragnb.json
+DIFT_DEFAULTS = {"dift_t": 261, "dift_up_block": 1}
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """A model's weights are neither on disk nor downloadable right now."""
+
+
+@dataclass
+class DiffusionModel:
+    """The parts of a Stable Diffusion model that dragnb uses, on one device."""
+
+    vae: torch.nn.Module
+    unet: torch.nn.Module
+    text_encoder: torch.nn.Module
+    tokenizer: object
+    scheduler: object
+    name: str
+    device: torch.device
+    dtype: torch.dtype
+    defaults: dict = field(default_factory=lambda: dict(DIFT_DEFAULTS))
+    _prompts: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def vae_factor(self) -> int:
+        """Pixels per latent cell (8 for SD, 4 for the teaching model)."""
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def multiple(self) -> int:
+        """Image sides must be multiples of this (VAE factor x UNet downsampling)."""
+        return self.vae_factor * 2 ** (len(self.unet.config.down_block_types) - 1)
+
+    @property
+    def native_size(self) -> int:
+        """The resolution the model was trained at (512 for SD 1.5, 64 for "tiny")."""
+        s = self.unet.config.sample_size
+        return (s if isinstance(s, int) else max(s)) * self.vae_factor
+
+    @torch.no_grad()
+    def embed(self, prompt: str) -> torch.Tensor:
+        """Prompt -> text embedding (1, tokens, dim), cached per prompt."""
+        if not isinstance(prompt, str):
+            raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
+        if prompt not in self._prompts:
+            ids = self.tokenizer(prompt, padding="max_length", truncation=True,
+                                 max_length=self.tokenizer.model_max_length, return_tensors="pt").input_ids
+            self._prompts[prompt] = self.text_encoder(ids.to(self.device))[0].to(self.dtype)
+        return self._prompts[prompt]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Image (B, 3, H, W) in [-1, 1] -> scaled latent (B, 4, H/f, W/f), the posterior mean."""
+        z = self.vae.encode(x.to(self.device, self.vae.dtype)).latent_dist.mean
+        return (z * self.vae.config.scaling_factor).to(self.dtype)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Scaled latent (B, 4, h, w) -> image (B, 3, h*f, w*f) in [-1, 1]."""
+        return self.vae.decode(z.to(self.vae.dtype) / self.vae.config.scaling_factor).sample
+
+    def eps(self, out: torch.Tensor, z: torch.Tensor, t) -> torch.Tensor:
+        """The UNet's output as predicted noise, whatever the prediction type (SD 2.1: v)."""
+        kind = self.scheduler.config.prediction_type
+        if kind == "epsilon":
+            return out
+        a = self.scheduler.alphas_cumprod.to(z.device)[int(t)].to(z.dtype)
+        if kind == "v_prediction":
+            return a.sqrt() * out + (1 - a).sqrt() * z
+        if kind == "sample":
+            return (z - a.sqrt() * out) / (1 - a).sqrt()
+        raise ValueError(f"unsupported prediction type {kind!r}")
+
+    def __repr__(self):
+        n = sum(p.numel() for p in self.unet.parameters()) / 1e6
+        return (f"DiffusionModel({self.name!r}, {self.native_size}px, UNet {n:.1f}M params, "
+                f"{self.device}, {str(self.dtype).replace('torch.', '')})")
+
+
+def pick_device(device="auto") -> torch.device:
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_dtype(dtype, device: torch.device) -> torch.dtype:
+    if dtype != "auto":
+        return getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+
+
+def load(model: str | os.PathLike = "auto", device="auto", dtype="auto", config=None,
+         verbose: bool = True) -> DiffusionModel:
+    """Load a Stable-Diffusion-shaped model for dragnb.
+
+    Args:
+        model: ``"auto"`` (SD 1.5 on CUDA, the teaching model elsewhere), ``"tiny"``
+            (the bundled teaching model), a hub id such as
+            ``"stable-diffusion-v1-5/stable-diffusion-v1-5"`` or
+            ``"stabilityai/stable-diffusion-2-1"``, a local diffusers folder, or a
+            single ``.safetensors``/``.ckpt`` file.
+        device: ``"auto"`` (CUDA, then MPS, then CPU) or any torch device.
+        dtype: ``"auto"`` (fp16 on CUDA/MPS, fp32 on CPU) or a torch dtype.
+        config: for a single file, a local diffusers folder (or hub id) whose configs
+            describe it; needed offline, since diffusers otherwise fetches them.
+
+    Raises:
+        WeightsNotFoundError: the weights are not on disk and cannot be downloaded;
+            the message names the model and the fixes.
+    """
+    dev = pick_device(device)
+    dt = pick_dtype(dtype, dev)
+    if model == "auto":
+        model = SD15 if dev.type == "cuda" else "tiny"
+        if verbose:
+            print(f"dragnb.load: model='auto' picked {model!r} for device {dev.type}")
+    if model == "tiny":
+        if not (TINY / "model_index.json").exists():
+            raise WeightsNotFoundError(f"the teaching model's weights are missing from {TINY}; "
+                                       "reinstall dragnb, or train them: python -m dragnb.teaching.train")
+        return _from_folder(TINY, "tiny", dev, dt)
+    path = Path(os.path.expanduser(str(model)))
+    if path.is_dir():
+        return _from_folder(path, str(model), dev, dt)
+    if path.suffix in (".safetensors", ".ckpt", ".bin") or path.exists():
+        if not path.is_file():
+            raise WeightsNotFoundError(f"checkpoint file not found: {path}")
+        return _from_single_file(path, dev, dt, config)
+    if str(model).count("/") != 1 or str(model).startswith((".", "/", "~")):
+        raise WeightsNotFoundError(f"{model!r} is neither a local folder, a checkpoint file, "
+                                   "nor a hub id of the form 'owner/name'")
+    return _from_hub(str(model), dev, dt)
+
+
+def _parts(source, dev, dt, **kw):
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import AutoTokenizer, CLIPTextModel
+
+    with warnings.catch_warnings(), _quiet():
+        warnings.simplefilter("ignore")
+        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dt, **kw)
+        unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=dt, **kw)
+        kw.pop("variant", None)
+        text = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", dtype=dt, **kw)
+        tok = AutoTokenizer.from_pretrained(source, subfolder="tokenizer", **kw)
+        sched = DDIMScheduler.from_pretrained(source, subfolder="scheduler", **kw)
+    return vae, unet, text, tok, sched
+
+
+class _quiet:
+    """Hide the libraries' per-file progress bars while loading (they clutter notebooks)."""
+
+    def __enter__(self):
+        from diffusers.utils import logging as dlog
+        from transformers.utils import logging as tlog
+
+        self.was = (tlog.is_progress_bar_enabled(), dlog.is_progress_bar_enabled())
+        tlog.disable_progress_bar()
+        dlog.disable_progress_bar()
+
+    def __exit__(self, *exc):
+        from diffusers.utils import logging as dlog
+        from transformers.utils import logging as tlog
+
+        if self.was[0]:
+            tlog.enable_progress_bar()
+        if self.was[1]:
+            dlog.enable_progress_bar()
+
+
+def _assemble(parts, name, dev, dt, defaults=None) -> DiffusionModel:
+    from diffusers import DDIMScheduler
+
+    vae, unet, text, tok, sched = parts
+    if not isinstance(sched, DDIMScheduler):
+        sched = DDIMScheduler.from_config(sched.config)
+    for m in (vae, unet, text):
+        m.to(dev).eval().requires_grad_(False)
+    return DiffusionModel(vae, unet, text, tok, sched, name, dev, dt,
+                          defaults={**DIFT_DEFAULTS, **(defaults or {})})
+
+
+def _from_folder(path: Path, name, dev, dt) -> DiffusionModel:
+    missing = [p for p in PARTS if not (path / p).is_dir()]
+    if missing:
+        raise WeightsNotFoundError(f"{path} is not a Stable Diffusion folder in diffusers format: "
+                                   f"missing {', '.join(missing)}")
+    extra = path / "dragnb.json"
+    defaults = json.loads(extra.read_text()) if extra.exists() else None
+    return _assemble(_parts(str(path), dev, dt), name, dev, dt, defaults)
+
+
+def _offline_message(repo: str, why: str) -> str:
+    return (f"could not load {repo!r}: {why}.\nFixes:\n"
+            f"  - connect to the internet (and unset HF_HUB_OFFLINE) so that it downloads once "
+            f"into the Hugging Face cache;\n"
+            f"  - or download it elsewhere and pass the local folder or file: dragnb.load('/path/to/model');\n"
+            f"  - or use the bundled teaching model, which needs no download: dragnb.load('tiny').")
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _from_hub(repo: str, dev, dt) -> DiffusionModel:
+    from huggingface_hub import constants
+
+    variant = "fp16" if dt == torch.float16 else None
+    for v in ([variant, None] if variant else [None]):
+        try:  # already in the cache: no network needed
+            return _assemble(_parts(repo, dev, dt, local_files_only=True, variant=v), repo, dev, dt)
+        except (OSError, ValueError):
+            pass
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        raise WeightsNotFoundError(_offline_message(repo, "it is not in the local Hugging Face cache "
+                                                          "and HF_HUB_OFFLINE is set"))
+    start = time.time()
+    if not _hub_reachable():
+        raise WeightsNotFoundError(_offline_message(
+            repo, f"it is not in the local cache and the hub cannot be reached "
+                  f"(no network? tried for {time.time() - start:.1f} s)"))
+    last = None
+    for v in ([variant, None] if variant else [None]):
+        try:
+            return _assemble(_parts(repo, dev, dt, variant=v), repo, dev, dt)
+        except (OSError, ValueError) as e:
+            last = e
+    raise WeightsNotFoundError(_offline_message(repo, f"the download failed ({last})")) from None
+
+
+def _from_single_file(path: Path, dev, dt, config) -> DiffusionModel:
+    from diffusers import StableDiffusionPipeline
+
+    kw = {"config": str(config)} if config else {}
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        kw["local_files_only"] = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipe = StableDiffusionPipeline.from_single_file(str(path), torch_dtype=dt, load_safety_checker=False, **kw)
+    except Exception as e:  # diffusers raises many kinds here; the user needs one message
+        raise WeightsNotFoundError(
+            f"could not load the single-file checkpoint {path}: {type(e).__name__}: {e}\n"
+            "diffusers reads the model's configs from the hub for single files; offline, pass "
+            "config='/path/to/a/diffusers/folder/of/the/same/architecture' to dragnb.load.") from None
+    return _assemble((pipe.vae, pipe.unet, pipe.text_encoder, pipe.tokenizer, pipe.scheduler),
+                     str(path), dev, dt)

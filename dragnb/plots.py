@@ -1,0 +1,120 @@
+"""Pictures of each stage, as matplotlib figures.
+
+Small images (the teaching model's 64x64) are drawn with nearest-neighbour
+interpolation, so they stay crisp when shown large.
+"""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .images import load_image
+
+HANDLE = "#e53935"   # red
+TARGET = "#1e88e5"   # blue
+
+
+def _figure(n: int, size: float = 3.2):
+    fig = Figure(figsize=(size * n, size), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for ax in axes:
+        ax.set_axis_off()
+    return fig, axes
+
+
+def _show(ax, image, title=None):
+    im = np.asarray(load_image(image))
+    ax.imshow(im, interpolation="nearest" if max(im.shape[:2]) < 256 else "antialiased")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return im
+
+
+def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 0.55, cmap: str = "inferno",
+            title: str | None = None, ax=None):
+    """Image with a similarity map (H, W) over it and the query point marked."""
+    fig = None
+    if ax is None:
+        fig, (ax,) = _figure(1, 4)
+    im = _show(ax, image, title)
+    if similarity.shape != im.shape[:2]:
+        raise ValueError(f"similarity map {similarity.shape} does not match the image {im.shape[:2]}")
+    art = ax.imshow(similarity, cmap=cmap, alpha=alpha, vmin=min(0.0, float(similarity.min())), vmax=1.0,
+                    interpolation="nearest" if max(im.shape[:2]) < 256 else "antialiased")
+    if point is not None:
+        ax.plot([point[0]], [point[1]], marker="o", ms=9, mfc=HANDLE, mec="white", mew=2)
+    if fig is not None:
+        fig.colorbar(art, ax=ax, shrink=0.8, label="cosine similarity")
+    return fig if fig is not None else ax.figure
+
+
+def correspondence(src_image, dst_image, src_points, dst_points, title: str | None = None):
+    """Two images side by side with a line from each source point to its match."""
+    a = np.asarray(load_image(src_image))
+    b = np.asarray(load_image(dst_image))
+    h = max(a.shape[0], b.shape[0])
+    pad = lambda im: np.pad(im, ((0, h - im.shape[0]), (0, 0), (0, 0)), constant_values=255)
+    both = np.concatenate([pad(a), np.full((h, max(2, a.shape[1] // 20), 3), 255, np.uint8), pad(b)], 1)
+    off = a.shape[1] + max(2, a.shape[1] // 20)
+    fig, (ax,) = _figure(1, 7)
+    ax.imshow(both, interpolation="nearest" if h < 256 else "antialiased")
+    colors = [f"C{i % 10}" for i in range(len(src_points))]
+    for (x0, y0), (x1, y1), c in zip(np.asarray(src_points), np.asarray(dst_points), colors):
+        ax.plot([x0, x1 + off], [y0, y1], "-", color=c, lw=1.5, alpha=0.9)
+        ax.plot([x0], [y0], "o", color=c, mec="white", ms=7)
+        ax.plot([x1 + off], [y1], "o", color=c, mec="white", ms=7)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def mask_overlay(image, mask: np.ndarray, color=(0.1, 0.8, 0.3), alpha: float = 0.45, points=None,
+                 title: str | None = None, ax=None):
+    """Image with a bool mask (H, W) tinted over it and its outline drawn."""
+    fig = None
+    if ax is None:
+        fig, (ax,) = _figure(1, 4)
+    im = _show(ax, image, title)
+    m = np.asarray(mask, bool)
+    if m.shape != im.shape[:2]:
+        raise ValueError(f"mask {m.shape} does not match the image {im.shape[:2]}")
+    rgba = np.zeros((*m.shape, 4))
+    rgba[m] = (*color, alpha)
+    ax.imshow(rgba, interpolation="nearest")
+    ax.contour(m.astype(float), levels=[0.5], colors=[color], linewidths=1.5)
+    for p in ([] if points is None else np.atleast_2d(points)):
+        ax.plot([p[0]], [p[1]], marker="o", ms=9, mfc=HANDLE, mec="white", mew=2)
+    return fig if fig is not None else ax.figure
+
+
+def region_steps(region, image, title: str | None = None):
+    """The steps of ``dragnb.region_steps``: similarity, refined, above threshold, region."""
+    fig, axes = _figure(4, 3)
+    heatmap(image, region.similarity, region.handle, ax=axes[0], title="1. similarity")
+    heatmap(image, region.refined, region.handle, ax=axes[1], title="2. edge-aware")
+    mask_overlay(image, region.above, color=(0.9, 0.6, 0.1), ax=axes[2],
+                 title=f"3. >= {region.threshold:.2f}")
+    mask_overlay(image, region.mask, points=[region.handle], ax=axes[3], title="4. region")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def heatmaps(features, points, titles=None, target=None):
+    """One heatmap per point (the row DIFT papers show): similarity of each point's feature.
+
+    ``target``: features of another image to show the maps on (default: the same image).
+    """
+    from .features import similarity_map
+
+    pts = np.atleast_2d(points)
+    shown = target if target is not None else features
+    fig, axes = _figure(len(pts), 3)
+    for i, (p, ax) in enumerate(zip(pts, axes)):
+        sim = similarity_map(features, p, target=target)
+        heatmap(shown.image, sim, p if target is None else None, ax=ax,
+                title=None if titles is None else titles[i])
+        if target is not None:
+            x, y = np.unravel_index(int(np.argmax(sim)), sim.shape)[::-1]
+            ax.plot([x], [y], marker="x", ms=10, mew=3, color=TARGET)
+    return fig

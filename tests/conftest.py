@@ -1,0 +1,54 @@
+"""Shared fixtures: a tiny random Stable-Diffusion-shaped model, saved and loaded like a real one.
+
+The hub is forced offline and every non-loopback connection fails, so no test can
+touch the network.
+"""
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import socket  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")) \
+            and self.family in (socket.AF_INET, socket.AF_INET6):
+        raise OSError(f"tests may not use the network (tried {address})")
+    return _connect(self, address)
+
+
+socket.socket.connect = _loopback_only
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_path(tmp_path_factory):
+    """A random SD-shaped model (32 px images, 16x16 latents) saved as a diffusers folder."""
+    from dragnb.random_models import save_random_model
+
+    return save_random_model(tmp_path_factory.mktemp("models") / "tiny-sd", "test")
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tiny_sd_path):
+    import dragnb
+
+    return dragnb.load(tiny_sd_path, device="cpu")
+
+
+@pytest.fixture
+def scene_image():
+    """A 32x32 two-colour test picture: a red square on a blue background."""
+    a = np.zeros((32, 32, 3), np.uint8)
+    a[:] = (40, 60, 200)
+    a[8:20, 10:22] = (220, 30, 30)
+    return a

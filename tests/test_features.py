@@ -1,0 +1,79 @@
+"""DIFT features on a tiny random SD: shapes, the early stop, and known answers."""
+import numpy as np
+import pytest
+import torch
+
+import dragnb
+from dragnb.features import run_until
+
+
+def test_features_have_the_up_blocks_shape(tiny_sd, scene_image):
+    f = dragnb.dift_features(tiny_sd, scene_image, ensemble=2)
+    # up_blocks[1] of the tiny UNet: 16 channels at the latent's 16x16
+    assert tuple(f.fmap.shape) == (16, 16, 16)
+    assert f.t == 261 and f.up_block == 1 and f.geometry.user == (32, 32)
+
+
+def test_the_unet_stops_after_the_requested_block(tiny_sd):
+    unet = tiny_sd.unet
+    ran = []
+    h = unet.conv_out.register_forward_hook(lambda *a: ran.append("conv_out"))
+    try:
+        z = torch.randn(1, 4, 16, 16)
+        run_until(unet, unet.up_blocks[0], z, 10, encoder_hidden_states=tiny_sd.embed(""))
+    finally:
+        h.remove()
+    assert ran == []
+
+
+def test_the_ensemble_is_one_batched_call(tiny_sd, scene_image):
+    calls = []
+    h = tiny_sd.unet.register_forward_pre_hook(lambda m, a: calls.append(a[0].shape[0]))
+    try:
+        dragnb.dift_features(tiny_sd, scene_image, ensemble=4)
+    finally:
+        h.remove()
+    assert calls == [4]
+
+
+def test_ensemble_members_differ_and_average(tiny_sd, scene_image):
+    one = dragnb.dift_features(tiny_sd, scene_image, ensemble=1, seed=0).fmap
+    other = dragnb.dift_features(tiny_sd, scene_image, ensemble=1, seed=1).fmap
+    both = dragnb.dift_features(tiny_sd, scene_image, ensemble=2, seed=0).fmap
+    assert not torch.allclose(one, other)
+    assert torch.allclose(both, (one + other) / 2, atol=1e-5)
+
+
+def test_a_points_similarity_with_itself_is_the_maximum(tiny_sd, scene_image):
+    f = dragnb.dift_features(tiny_sd, scene_image, ensemble=2)
+    for x, y in [(3, 4), (15, 12), (31, 31)]:
+        s = dragnb.similarity_map(f, (x, y))
+        assert s.shape == (32, 32)
+        assert s[y, x] == pytest.approx(1.0, abs=1e-4)
+        assert s.max() <= s[y, x] + 1e-5
+
+
+def test_similarity_map_on_another_image_has_that_images_size(tiny_sd, scene_image):
+    a = dragnb.dift_features(tiny_sd, scene_image, ensemble=1)
+    b = dragnb.dift_features(tiny_sd, np.zeros((20, 40, 3), np.uint8), ensemble=1)
+    assert dragnb.similarity_map(a, (5, 5), target=b).shape == (20, 40)
+
+
+def test_matching_an_image_against_itself_is_within_one_feature_cell(tiny_sd, scene_image):
+    f = dragnb.dift_features(tiny_sd, scene_image, ensemble=2)
+    pts = np.array([[2, 3], [16, 14], [30, 9], [7, 28]])
+    cell = 32 / f.grid[0]
+    assert np.abs(dragnb.match_points(f, f, pts) - pts).max() <= cell
+
+
+@pytest.mark.parametrize("kw, words", [({"up_block": 5}, "up_block"), ({"t": 1000}, "t must"),
+                                       ({"ensemble": 0}, "ensemble")])
+def test_bad_feature_arguments_are_named(tiny_sd, scene_image, kw, words):
+    with pytest.raises(ValueError, match=words):
+        dragnb.dift_features(tiny_sd, scene_image, **kw)
+
+
+def test_a_point_outside_the_image_is_named(tiny_sd, scene_image):
+    f = dragnb.dift_features(tiny_sd, scene_image, ensemble=1)
+    with pytest.raises(ValueError, match="outside the 32x32 image"):
+        dragnb.similarity_map(f, (32, 3))

@@ -1,0 +1,74 @@
+"""Images in every form, and points that map consistently between frames."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from dragnb.images import Geometry, check_points, load_image, model_size, prepare
+
+
+def test_rgba_is_composited_on_white():
+    a = np.zeros((4, 4, 4), np.uint8)  # fully transparent black
+    assert np.asarray(load_image(a))[0, 0].tolist() == [255, 255, 255]
+
+
+def test_grayscale_becomes_rgb():
+    im = load_image(np.full((5, 6), 77, np.uint8))
+    assert im.mode == "RGB" and im.size == (6, 5) and np.asarray(im)[0, 0].tolist() == [77, 77, 77]
+
+
+def test_path_and_pil_give_the_same_image(tmp_path, scene_image):
+    Image.fromarray(scene_image).save(tmp_path / "a.png")
+    assert np.array_equal(np.asarray(load_image(tmp_path / "a.png")), scene_image)
+    assert np.array_equal(np.asarray(load_image(str(tmp_path / "a.png"))), scene_image)
+
+
+@pytest.mark.parametrize("bad, words", [
+    (np.zeros((4, 4, 3), np.int32), "uint8"),
+    (np.zeros((4, 4, 2), np.uint8), "shape"),
+    ("/no/such/file.png", "not found"),
+    (12, "expected a PIL image"),
+    (Image.new("I;16", (4, 4)), "bit depth"),
+])
+def test_bad_images_raise_value_errors_naming_the_problem(bad, words):
+    with pytest.raises(ValueError, match=words):
+        load_image(bad)
+
+
+def test_sizes_become_multiples_of_the_model_factor():
+    assert model_size((512, 341), 512, 64) == (512, 320)
+    assert model_size((37, 23), 64, 16) == (64, 32)  # 39.8 rounds to 32
+    w, h = model_size((1000, 7), 64, 16)
+    assert w % 16 == 0 and h >= 16
+
+
+def test_prepare_resizes_odd_images_and_keeps_the_user_size():
+    pil, x, g = prepare(np.zeros((23, 37, 3), np.uint8), 64, 16)
+    assert pil.size == (37, 23) and g.user == (37, 23)
+    assert x.shape == (1, 3, g.model[1], g.model[0]) and g.model[0] % 16 == 0
+
+
+def test_points_round_trip_between_frames_exactly():
+    g = Geometry((37, 23), (64, 32))
+    p = np.array([[0, 0], [36, 22], [12.25, 7.5]])
+    assert np.allclose(g.to_user(g.to_model(p)), p)
+    assert np.allclose(g.from_grid(g.to_grid(p, (5, 3)), (5, 3)), p)
+    # the centre of the image maps to the centre of every other frame
+    assert np.allclose(g.to_model([[18, 11]]), [[31.5, 15.5]])
+    assert np.allclose(g.to_grid([[18, 11]], (5, 3)), [[2, 1]])
+
+
+@pytest.mark.parametrize("points, words", [
+    ([(40, 3)], "outside"),
+    ([(-1, 3)], "outside"),
+    ([(3, float("nan"))], "NaN"),
+    ([(1, 2, 3)], "shape"),
+    ("ab", "pairs"),
+])
+def test_bad_points_raise_value_errors(points, words):
+    with pytest.raises(ValueError, match=words):
+        check_points(points, (37, 23))
+
+
+def test_one_point_or_many():
+    assert check_points((3, 4), (10, 10)).shape == (1, 2)
+    assert check_points([(3, 4), (5, 6)], (10, 10)).shape == (2, 2)

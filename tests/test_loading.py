@@ -1,0 +1,56 @@
+"""Loading goes through the real code path, on models saved to disk; never the network."""
+import time
+
+import pytest
+import torch
+
+import dragnb
+from dragnb.loading import TINY
+
+
+def test_a_saved_diffusers_folder_loads_with_every_part(tiny_sd):
+    m = tiny_sd
+    assert m.dtype == torch.float32 and m.device.type == "cpu"
+    assert m.native_size == 32 and m.vae_factor == 2 and m.multiple == 4
+    assert m.defaults == {"dift_t": 261, "dift_up_block": 1}  # DIFT's, for a plain SD folder
+    assert type(m.scheduler).__name__ == "DDIMScheduler"
+    assert m.embed("a tree").shape[0] == 1
+    assert not any(p.requires_grad for p in m.unet.parameters())
+
+
+def test_prompt_embeddings_are_cached(tiny_sd):
+    assert tiny_sd.embed("two trees") is tiny_sd.embed("two trees")
+
+
+def test_offline_hub_id_fails_fast_with_a_message_that_says_what_to_do():
+    start = time.time()
+    with pytest.raises(dragnb.WeightsNotFoundError) as e:
+        dragnb.load("stable-diffusion-v1-5/stable-diffusion-v1-5", device="cpu")
+    assert time.time() - start < 5
+    msg = str(e.value)
+    assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in msg
+    assert "HF_HUB_OFFLINE" in msg and "dragnb.load('tiny')" in msg and "local folder" in msg
+
+
+def test_a_missing_folder_or_file_is_named(tmp_path):
+    with pytest.raises(dragnb.WeightsNotFoundError, match="not found"):
+        dragnb.load(tmp_path / "nope.safetensors")
+    with pytest.raises(dragnb.WeightsNotFoundError, match="missing vae, unet"):
+        dragnb.load(tmp_path)
+    with pytest.raises(dragnb.WeightsNotFoundError, match="owner/name"):
+        dragnb.load("no-such-model")
+
+
+def test_single_file_offline_without_config_explains_the_fix(tmp_path):
+    f = tmp_path / "model.safetensors"
+    f.write_bytes(b"not really a checkpoint")
+    with pytest.raises(dragnb.WeightsNotFoundError, match="config="):
+        dragnb.load(f)
+
+
+def test_auto_on_cpu_picks_the_teaching_model(capsys):
+    if not (TINY / "model_index.json").exists():
+        pytest.skip("teaching model weights not built yet")
+    m = dragnb.load("auto", device="cpu")
+    assert m.name == "tiny" and m.native_size == 64
+    assert "picked 'tiny'" in capsys.readouterr().out

@@ -1,0 +1,75 @@
+"""The region under a handle."""
+import numpy as np
+import pytest
+
+import dragnb
+from dragnb.features import Features
+from dragnb.images import Geometry
+from dragnb.region import guided_filter, otsu
+from PIL import Image
+import torch
+
+
+def _two_part_features(scene_image):
+    """Hand-made features: one direction on the red square, another elsewhere (8x8 grid)."""
+    f = torch.zeros(2, 8, 8)
+    f[1] = 1.0
+    f[0, 2:5, 3:5] = 1.0
+    f[1, 2:5, 3:5] = 0.0
+    return Features(f, Geometry((32, 32), (32, 32)), Image.fromarray(scene_image), 0, 1, 1, "")
+
+
+def test_the_region_is_the_object_under_the_handle_with_its_edges(scene_image):
+    mask = dragnb.find_region(None, scene_image, (15, 13), features=_two_part_features(scene_image))
+    truth = np.zeros((32, 32), bool)
+    truth[8:20, 10:22] = True
+    iou = (mask & truth).sum() / (mask | truth).sum()
+    assert iou > 0.9  # the coarse 4 px cells are snapped to the square's edges
+
+
+def test_the_region_always_contains_the_handle(tiny_sd, scene_image):
+    for handle in [(0, 0), (15, 13), (31, 31), (5, 25)]:
+        for thr in ["auto", 0.99]:
+            mask = dragnb.find_region(tiny_sd, scene_image, handle, threshold=thr, ensemble=1)
+            assert mask.shape == (32, 32) and mask.dtype == bool
+            assert mask[handle[1], handle[0]]
+
+
+def test_grow_and_shrink(scene_image):
+    f = _two_part_features(scene_image)
+    base = dragnb.find_region(None, scene_image, (15, 13), features=f)
+    big = dragnb.find_region(None, scene_image, (15, 13), features=f, grow=2)
+    small = dragnb.find_region(None, scene_image, (15, 13), features=f, grow=-2)
+    assert small.sum() < base.sum() < big.sum()
+    assert (base & ~big).sum() == 0
+
+
+def test_region_steps_keep_every_stage(scene_image):
+    r = dragnb.region_steps(None, scene_image, (15, 13), features=_two_part_features(scene_image))
+    assert r.similarity.shape == r.refined.shape == r.above.shape == r.mask.shape == (32, 32)
+    assert -1 <= r.threshold <= 1
+
+
+def test_bad_threshold_and_handle_are_named(scene_image):
+    f = _two_part_features(scene_image)
+    with pytest.raises(ValueError, match="threshold"):
+        dragnb.find_region(None, scene_image, (15, 13), features=f, threshold=3)
+    with pytest.raises(ValueError, match="handle"):
+        dragnb.find_region(None, scene_image, (50, 13), features=f)
+    with pytest.raises(ValueError, match="model or precomputed"):
+        dragnb.find_region(None, scene_image, (5, 5))
+
+
+def test_otsu_splits_two_clusters():
+    v = np.concatenate([np.full(100, 0.1), np.full(50, 0.9)])
+    assert 0.1 < otsu(v) < 0.9
+
+
+def test_guided_filter_keeps_a_step_that_the_guide_has():
+    guide = np.zeros((20, 20, 3))
+    guide[:, 10:] = 1.0
+    src = np.zeros((20, 20))
+    src[:, 8:] = 1.0  # a blurry, misplaced edge
+    out = guided_filter(guide, src, 3, 1e-4)
+    assert out[:, 12:].mean() > 0.9 and out[:, :7].mean() < 0.1
+    assert out[:, 10].mean() - out[:, 9].mean() > 0.4  # the edge moved to the guide's edge
