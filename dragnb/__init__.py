@@ -15,11 +15,11 @@ Points are (x, y) in the user's image pixels everywhere.
 from . import plots
 from .features import Features, dift_features, match_points, similarity_map
 from .images import Geometry, load_image
-from .inversion import Inversion, denoise, invert
+from .inversion import Inversion, denoise, generate, invert
 from .loading import DiffusionModel, WeightsNotFoundError, load
 from .region import Region, find_region, region_steps
 
 __version__ = "0.1.0"
 __all__ = ["load", "DiffusionModel", "WeightsNotFoundError", "dift_features", "Features",
            "similarity_map", "match_points", "find_region", "region_steps", "Region", "invert",
-           "denoise", "Inversion", "Geometry", "load_image", "plots"]
+           "denoise", "generate", "Inversion", "Geometry", "load_image", "plots"]

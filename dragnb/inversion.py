@@ -106,3 +106,25 @@ def denoise(model: DiffusionModel, inversion: Inversion, latent: torch.Tensor | 
     z = inversion.latent if latent is None else latent
     z0 = denoise_latent(model, z, inversion.timesteps, inversion.embedding)
     return to_pil(model.decode(z0), inversion.geometry.user)
+
+
+@torch.no_grad()
+def generate(model: DiffusionModel, prompt: str = "", n: int = 1, steps: int = 50, guidance: float = 1.0,
+             seed: int = 0, size: int | None = None) -> list:
+    """Sample ``n`` images from pure noise with DDIM (classifier-free guidance if ``guidance`` > 1).
+
+    Returns a list of PIL images of ``size`` (default: the model's native size).
+    """
+    side = (size or model.native_size) // model.vae_factor
+    g = torch.Generator("cpu").manual_seed(seed)
+    z = torch.randn((n, model.unet.config.in_channels, side, side), generator=g).to(model.device, model.dtype)
+    ts = schedule(model, steps, 1.0)
+    cond, empty = model.embed(prompt), model.embed("")
+    for i, t in enumerate(ts):
+        t_next = ts[i + 1] if i + 1 < len(ts) else None
+        eps = predict_eps(model, z, t, cond)
+        if guidance != 1.0:
+            uncond = predict_eps(model, z, t, empty)
+            eps = uncond + guidance * (eps - uncond)
+        z = ddim_move(model, z, eps, t, t_next)
+    return [to_pil(model.decode(z[i:i + 1])) for i in range(n)]

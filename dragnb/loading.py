@@ -7,11 +7,13 @@ those parts are read from a checkpoint: no safety checker, no pipeline.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import time
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -24,6 +26,7 @@ TINY = Path(__file__).parent / "teaching" / "weights"
 PARTS = ("vae", "unet", "text_encoder", "tokenizer", "scheduler")
 # DIFT's published defaults (shared/FACTS.md); a model folder may override them in dragnb.json
 DIFT_DEFAULTS = {"dift_t": 261, "dift_up_block": 1}
+LATENT_CACHE = 4  # images whose VAE latents a model keeps
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -44,6 +47,7 @@ class DiffusionModel:
     dtype: torch.dtype
     defaults: dict = field(default_factory=lambda: dict(DIFT_DEFAULTS))
     _prompts: dict = field(default_factory=dict, repr=False)
+    _latents: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
     @property
     def vae_factor(self) -> int:
@@ -72,10 +76,23 @@ class DiffusionModel:
             self._prompts[prompt] = self.text_encoder(ids.to(self.device))[0].to(self.dtype)
         return self._prompts[prompt]
 
+    @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Image (B, 3, H, W) in [-1, 1] -> scaled latent (B, 4, H/f, W/f), the posterior mean."""
+        """Image (B, 3, H, W) in [-1, 1] -> scaled latent (B, 4, H/f, W/f), the posterior mean.
+
+        The last few images' latents are kept: features, regions and inversions of one
+        image share one VAE pass (on SD at 512 px the encoder costs about a UNet pass).
+        """
+        key = (tuple(x.shape), hashlib.sha1(x.detach().float().cpu().numpy().tobytes()).hexdigest())
+        if key in self._latents:
+            self._latents.move_to_end(key)
+            return self._latents[key].clone()
         z = self.vae.encode(x.to(self.device, self.vae.dtype)).latent_dist.mean
-        return (z * self.vae.config.scaling_factor).to(self.dtype)
+        z = (z * self.vae.config.scaling_factor).to(self.dtype)
+        self._latents[key] = z
+        while len(self._latents) > LATENT_CACHE:
+            self._latents.popitem(last=False)
+        return z.clone()
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Scaled latent (B, 4, h, w) -> image (B, 3, h*f, w*f) in [-1, 1]."""
@@ -116,7 +133,7 @@ def pick_dtype(dtype, device: torch.device) -> torch.dtype:
 
 
 def load(model: str | os.PathLike = "auto", device="auto", dtype="auto", config=None,
-         verbose: bool = True) -> DiffusionModel:
+         cache_dir=None, verbose: bool = True) -> DiffusionModel:
     """Load a Stable-Diffusion-shaped model for dragnb.
 
     Args:
@@ -129,6 +146,8 @@ def load(model: str | os.PathLike = "auto", device="auto", dtype="auto", config=
         dtype: ``"auto"`` (fp16 on CUDA/MPS, fp32 on CPU) or a torch dtype.
         config: for a single file, a local diffusers folder (or hub id) whose configs
             describe it; needed offline, since diffusers otherwise fetches them.
+        cache_dir: the Hugging Face cache to read and download hub models into
+            (default: the usual one, ``HF_HUB_CACHE``).
 
     Raises:
         WeightsNotFoundError: the weights are not on disk and cannot be downloaded;
@@ -155,12 +174,12 @@ def load(model: str | os.PathLike = "auto", device="auto", dtype="auto", config=
     if str(model).count("/") != 1 or str(model).startswith((".", "/", "~")):
         raise WeightsNotFoundError(f"{model!r} is neither a local folder, a checkpoint file, "
                                    "nor a hub id of the form 'owner/name'")
-    return _from_hub(str(model), dev, dt)
+    return _from_hub(str(model), dev, dt, cache_dir)
 
 
 def _parts(source, dev, dt, **kw):
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
-    from transformers import AutoTokenizer, CLIPTextModel
+    from transformers import CLIPTextModel, CLIPTokenizer
 
     with warnings.catch_warnings(), _quiet():
         warnings.simplefilter("ignore")
@@ -168,7 +187,7 @@ def _parts(source, dev, dt, **kw):
         unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=dt, **kw)
         kw.pop("variant", None)
         text = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", dtype=dt, **kw)
-        tok = AutoTokenizer.from_pretrained(source, subfolder="tokenizer", **kw)
+        tok = CLIPTokenizer.from_pretrained(source, subfolder="tokenizer", **kw)
         sched = DDIMScheduler.from_pretrained(source, subfolder="scheduler", **kw)
     return vae, unet, text, tok, sched
 
@@ -235,18 +254,20 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _from_hub(repo: str, dev, dt) -> DiffusionModel:
-    from huggingface_hub import constants
+def _from_hub(repo: str, dev, dt, cache_dir=None) -> DiffusionModel:
+    from huggingface_hub import constants, try_to_load_from_cache
 
     variant = "fp16" if dt == torch.float16 else None
-    for v in ([variant, None] if variant else [None]):
-        try:  # already in the cache: no network needed
-            return _assemble(_parts(repo, dev, dt, local_files_only=True, variant=v), repo, dev, dt)
-        except (OSError, ValueError):
-            pass
+    kw = {"cache_dir": str(cache_dir)} if cache_dir else {}
+    why = "it is not in the local Hugging Face cache"
+    if isinstance(try_to_load_from_cache(repo, "unet/config.json", **kw), str):
+        for v in ([variant, None] if variant else [None]):
+            try:  # already in the cache: no network needed
+                return _assemble(_parts(repo, dev, dt, local_files_only=True, variant=v, **kw), repo, dev, dt)
+            except (OSError, ValueError) as e:
+                why = f"its copy in the local Hugging Face cache is incomplete ({e})"
     if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
-        raise WeightsNotFoundError(_offline_message(repo, "it is not in the local Hugging Face cache "
-                                                          "and HF_HUB_OFFLINE is set"))
+        raise WeightsNotFoundError(_offline_message(repo, why + " and HF_HUB_OFFLINE is set"))
     start = time.time()
     if not _hub_reachable():
         raise WeightsNotFoundError(_offline_message(
@@ -255,7 +276,7 @@ def _from_hub(repo: str, dev, dt) -> DiffusionModel:
     last = None
     for v in ([variant, None] if variant else [None]):
         try:
-            return _assemble(_parts(repo, dev, dt, variant=v), repo, dev, dt)
+            return _assemble(_parts(repo, dev, dt, variant=v, **kw), repo, dev, dt)
         except (OSError, ValueError) as e:
             last = e
     raise WeightsNotFoundError(_offline_message(repo, f"the download failed ({last})")) from None

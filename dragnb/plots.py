@@ -118,3 +118,36 @@ def heatmaps(features, points, titles=None, target=None):
             x, y = np.unravel_index(int(np.argmax(sim)), sim.shape)[::-1]
             ax.plot([x], [y], marker="x", ms=10, mew=3, color=TARGET)
     return fig
+
+
+def loss_curve(curves: dict, title: str | None = None, smooth: int = 25, log: bool = True):
+    """One panel per named curve (name -> list of values), raw and moving-average."""
+    curves = {k: np.asarray(v, float) for k, v in curves.items() if len(v)}
+    fig = Figure(figsize=(4.5 * max(1, len(curves)), 3.2), layout="constrained")
+    axes = fig.subplots(1, max(1, len(curves)), squeeze=False)[0]
+    for ax, (name, v) in zip(axes, curves.items()):
+        ax.plot(v, color="0.75", lw=0.8, label="per step")
+        if len(v) >= smooth > 1:
+            ax.plot(np.arange(smooth - 1, len(v)), np.convolve(v, np.ones(smooth) / smooth, "valid"),
+                    color="C0", lw=1.8, label=f"mean of {smooth}")
+        if log and (v > 0).all():
+            ax.set_yscale("log")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def image_grid(images, cols: int = 8, titles=None, scale: float = 1.5):
+    """Images in a grid, ``scale`` inches each, crisp for small ones."""
+    n = len(images)
+    rows = max(1, -(-n // cols))
+    fig = Figure(figsize=(scale * min(cols, n), scale * rows), layout="constrained")
+    axes = fig.subplots(rows, min(cols, n), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < n:
+            _show(ax, images[i], None if titles is None else titles[i])
+    return fig

@@ -87,7 +87,7 @@ def random_model(shape: str = "sd15", device="cpu", dtype=torch.float32, seed: i
     dev = pick_device(device)
     with tempfile.TemporaryDirectory() as d:
         parts = build_parts(shape, Path(tmp or d) / "tokenizer", seed)
-    parts[0].to(dtype)
-    parts[1].to(dtype)
-    parts[2].to(dtype)
+    if dtype != torch.float32:
+        for part in parts[:3]:
+            part.to(dtype)
     return _assemble(parts, f"random-{shape}", dev, dtype)

@@ -54,3 +54,29 @@ def test_auto_on_cpu_picks_the_teaching_model(capsys):
     m = dragnb.load("auto", device="cpu")
     assert m.name == "tiny" and m.native_size == 64
     assert "picked 'tiny'" in capsys.readouterr().out
+
+
+def test_a_hub_id_in_the_local_cache_loads_offline(tiny_sd_path, tmp_path):
+    import shutil
+
+    repo = tmp_path / "hub" / "models--someone--tiny-sd"
+    shutil.copytree(tiny_sd_path, repo / "snapshots" / "0123456789abcdef0123456789abcdef01234567")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123456789abcdef0123456789abcdef01234567")
+    m = dragnb.load("someone/tiny-sd", device="cpu", cache_dir=tmp_path / "hub")
+    assert m.name == "someone/tiny-sd" and m.native_size == 32
+
+
+def test_the_vae_runs_once_per_image(tiny_sd, scene_image):
+    tiny_sd._latents.clear()
+    calls = []
+    h = tiny_sd.vae.encoder.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        dragnb.dift_features(tiny_sd, scene_image, ensemble=1)
+        z = dragnb.invert(tiny_sd, scene_image, steps=4).z0
+        z.add_(100.0)  # a caller changing its copy does not poison the cache
+        dragnb.dift_features(tiny_sd, scene_image[::-1].copy(), ensemble=1)
+    finally:
+        h.remove()
+    assert len(calls) == 2
+    assert dragnb.invert(tiny_sd, scene_image, steps=4).z0.abs().max() < 50

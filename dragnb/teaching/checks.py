@@ -1,0 +1,203 @@
+"""Is the teaching model any good? ``python -m dragnb.teaching.checks``
+
+Prints, on scenes held apart from training (seeds >= 1_000_000):
+
+- **samples**: colour statistics of generated images against real scenes (histogram
+  intersection of 4x4x4 RGB bins; real-vs-real is the ceiling, noise the floor);
+- **autoencoder**: reconstruction PSNR;
+- **inversion**: DDIM inversion at strength 0.7 then denoising, PSNR to the scene;
+- **DIFT correspondence**: PCK@0.1 between a scene and the same objects moved by known
+  offsets on another background, beside matching raw pixel colours (the baseline);
+- **sweep** (``--sweep``): PCK for each (t, up_block); ``--write-defaults`` stores the
+  best in the weights' ``dragnb.json``, which ``dragnb.load`` reads as the model's defaults.
+
+``--figures DIR`` also writes the model card's figures (loss curve, samples, reconstructions).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..features import dift_features, match_points
+from ..images import prepare, to_pil
+from ..inversion import denoise, generate, invert
+from ..loading import TINY, DiffusionModel, load
+from .scenes import random_scene
+
+HELD = 1_000_000
+
+
+def psnr(a, b) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(10 * np.log10(255.0 ** 2 / max(np.mean((a - b) ** 2), 1e-10)))
+
+
+def colour_histogram(images) -> np.ndarray:
+    """Normalised 4x4x4 RGB histogram of a list of images."""
+    a = np.concatenate([np.asarray(im).reshape(-1, 3) for im in images]) // 64
+    h = np.bincount(a[:, 0] * 16 + a[:, 1] * 4 + a[:, 2], minlength=64).astype(np.float64)
+    return h / h.sum()
+
+
+def intersection(h1, h2) -> float:
+    return float(np.minimum(h1, h2).sum())
+
+
+def sample_check(model: DiffusionModel, n: int = 32, guidance: float = 3.0) -> dict:
+    real = [random_scene(HELD + i).render(model.native_size) for i in range(n)]
+    real2 = [random_scene(HELD + 5000 + i).render(model.native_size) for i in range(n)]
+    prompts = [random_scene(HELD + 9000 + i).caption() for i in range(n)]
+    samples = []
+    for i in range(0, n, 8):
+        for j, p in enumerate(prompts[i:i + 8]):
+            samples += generate(model, p, 1, steps=50, guidance=guidance, seed=i + j)
+    noise = [np.random.default_rng(i).integers(0, 256, np.asarray(real[0]).shape, dtype=np.uint8)
+             for i in range(n)]
+    h = colour_histogram(real)
+    return {"samples_vs_real": intersection(colour_histogram(samples), h),
+            "real_vs_real": intersection(colour_histogram(real2), h),
+            "noise_vs_real": intersection(colour_histogram(noise), h),
+            "samples": samples, "prompts": prompts}
+
+
+@torch.no_grad()
+def autoencoder_check(model: DiffusionModel, n: int = 32) -> dict:
+    scores, pairs = [], []
+    for i in range(n):
+        im = random_scene(HELD + i).render(model.native_size)
+        _, x, _ = prepare(im, model.native_size, model.multiple)
+        rec = to_pil(model.decode(model.encode(x)))
+        scores.append(psnr(im, rec))
+        pairs.append((im, rec))
+    return {"psnr": float(np.mean(scores)), "min": float(np.min(scores)), "pairs": pairs}
+
+
+def inversion_check(model: DiffusionModel, n: int = 16, strength: float = 0.7, steps: int = 50) -> dict:
+    scores = []
+    for i in range(n):
+        scene = random_scene(HELD + 100 + i)
+        im = scene.render(model.native_size)
+        out = denoise(model, invert(model, im, prompt="", strength=strength, steps=steps))
+        scores.append(psnr(im, out))
+    return {"psnr": float(np.mean(scores)), "min": float(np.min(scores))}
+
+
+def correspondence_pairs(n: int, size: int = 64, seed: int = HELD + 200):
+    """Scene pairs with known keypoint motion: every object moved, the background redrawn."""
+    pairs = []
+    for i in range(n):
+        rng = np.random.default_rng(seed + i)
+        a = random_scene(seed + i)
+        b = random_scene(seed + i, background_seed=seed + i + 77_777)
+        for k in a.draggable():
+            b = b.moved(k, dx=float(rng.uniform(-0.15, 0.15)), dy=float(rng.uniform(-0.08, 0.08)))
+        ka, kb = a.keypoints(size), b.keypoints(size)
+        keys = [k for k in ka if k in kb]
+        if keys:
+            pairs.append((a.render(size), b.render(size), np.array([ka[k] for k in keys]),
+                          np.array([kb[k] for k in keys])))
+    return pairs
+
+
+def pixel_match(src_image, dst_image, points) -> np.ndarray:
+    """Baseline: for each point, the destination pixel of the nearest colour."""
+    a = np.asarray(src_image, dtype=np.float64)
+    b = np.asarray(dst_image, dtype=np.float64)
+    out = []
+    for x, y in points:
+        c = a[int(round(y)), int(round(x))]
+        d = ((b - c) ** 2).sum(-1)
+        yy, xx = np.unravel_index(int(np.argmin(d)), d.shape)
+        out.append((xx, yy))
+    return np.array(out, dtype=np.float64)
+
+
+def pck(model: DiffusionModel, pairs, alpha: float = 0.1, **dift_kwargs) -> tuple:
+    """(PCK of DIFT matching, PCK of raw pixel matching) over ``pairs``."""
+    hits, base, total = 0, 0, 0
+    for a, b, pa, pb in pairs:
+        thr = alpha * max(np.asarray(a).shape[:2])
+        fa = dift_features(model, a, **dift_kwargs)
+        fb = dift_features(model, b, **dift_kwargs)
+        hits += int((np.linalg.norm(match_points(fa, fb, pa) - pb, axis=1) <= thr).sum())
+        base += int((np.linalg.norm(pixel_match(a, b, pa) - pb, axis=1) <= thr).sum())
+        total += len(pa)
+    return hits / total, base / total
+
+
+def sweep(model: DiffusionModel, pairs, ts=(1, 51, 101, 201, 261, 401), blocks=None) -> dict:
+    blocks = range(len(model.unet.up_blocks)) if blocks is None else blocks
+    return {(t, b): pck(model, pairs, t=t, up_block=b)[0] for t in ts for b in blocks}
+
+
+def figures(model: DiffusionModel, folder: Path, samples, prompts, pairs, loss_csv: Path) -> None:
+    from ..plots import loss_curve, image_grid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if loss_csv.exists():
+        with open(loss_csv) as f:
+            rows = list(csv.DictReader(f))
+        loss_curve({ph: [float(r["loss"]) for r in rows if r["phase"] == ph] for ph in ("vae", "unet")},
+                   title="teaching model training loss").savefig(folder / "teaching_loss.png", dpi=100)
+    image_grid(samples[:24], cols=8, titles=None, scale=2).savefig(folder / "teaching_samples.png", dpi=100)
+    flat = [im for pair in pairs[:8] for im in pair]
+    image_grid(flat, cols=8, titles=["scene", "reconstruction"] * 4, scale=2).savefig(
+        folder / "teaching_reconstructions.png", dpi=100)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="tiny")
+    p.add_argument("--pairs", type=int, default=40)
+    p.add_argument("--sweep", action="store_true")
+    p.add_argument("--write-defaults", action="store_true")
+    p.add_argument("--figures", type=Path, default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    start = time.time()
+    model = load(args.model, device="cpu", verbose=False)
+    print(f"load({args.model!r}): {time.time() - start:.2f} s  {model}")
+
+    s = sample_check(model)
+    print(f"samples: colour-histogram intersection with real scenes {s['samples_vs_real']:.3f} "
+          f"(real vs real {s['real_vs_real']:.3f}, noise vs real {s['noise_vs_real']:.3f})")
+    ae = autoencoder_check(model)
+    print(f"autoencoder PSNR on held-apart scenes: mean {ae['psnr']:.2f} dB, min {ae['min']:.2f} dB")
+    inv = inversion_check(model)
+    print(f"inversion (strength 0.7, 50 steps) + denoise PSNR: mean {inv['psnr']:.2f} dB, "
+          f"min {inv['min']:.2f} dB  (bar: >= 25)")
+    pairs = correspondence_pairs(args.pairs)
+    n_pts = sum(len(q[2]) for q in pairs)
+    ours, base = pck(model, pairs)
+    print(f"DIFT PCK@0.1 on {len(pairs)} held-apart pairs ({n_pts} keypoints), t={model.defaults['dift_t']} "
+          f"up_block={model.defaults['dift_up_block']}: {ours:.3f}  | raw pixel colours: {base:.3f}  (bar: >= 0.80)")
+    t0 = time.time()
+    dift_features(model, pairs[0][0])
+    print(f"dift_features on the teaching model: {time.time() - t0:.2f} s (bar: <= 1 s)")
+    if args.sweep:
+        res = sweep(model, pairs[: max(10, len(pairs) // 2)])
+        print("sweep, PCK@0.1 by (t, up_block):")
+        for (t, b), v in sorted(res.items()):
+            print(f"  t={t:4d} up_block={b}: {v:.3f}")
+        (t, b), v = max(res.items(), key=lambda kv: kv[1])
+        print(f"best: t={t}, up_block={b} ({v:.3f})")
+        if args.write_defaults:
+            path = TINY / "dragnb.json"
+            extra = json.loads(path.read_text()) if path.exists() else {}
+            extra.update({"dift_t": t, "dift_up_block": b})
+            path.write_text(json.dumps(extra, indent=2) + "\n")
+            print(f"wrote {path}")
+    if args.figures:
+        figures(model, args.figures, s["samples"], s["prompts"], ae["pairs"], TINY / "training.csv")
+        print(f"figures in {args.figures}")
+
+
+if __name__ == "__main__":
+    main()
