@@ -8,6 +8,10 @@ latent -> image):
 - ``features``:  ``dift_features``, ``similarity_map``, ``match_points`` (DIFT);
 - ``region``:    ``find_region``, the part of the image a drag from a point moves;
 - ``inversion``: ``invert`` (DDIM inversion) and ``denoise``;
+- ``drag``:      motion supervision, point tracking, preservation (the latent optimisation);
+- ``reference``: denoising with the original's self-attention keys/values;
+- ``lora``:      the optional identity LoRA;
+- ``session``:   ``drag`` and ``DragSession``, the stages run in order, step by step;
 - ``plots``:     a picture of each stage.
 
 Points are (x, y) in the user's image pixels everywhere.
@@ -18,8 +22,11 @@ from .images import Geometry, load_image
 from .inversion import Inversion, denoise, generate, invert
 from .loading import DiffusionModel, WeightsNotFoundError, load
 from .region import Region, find_region, region_steps
+from .drag import DragOptions
+from .session import DragResult, DragSession, DragStep, drag
 
 __version__ = "0.1.0"
 __all__ = ["load", "DiffusionModel", "WeightsNotFoundError", "dift_features", "Features",
            "similarity_map", "match_points", "find_region", "region_steps", "Region", "invert",
-           "denoise", "generate", "Inversion", "Geometry", "load_image", "plots"]
+           "denoise", "generate", "Inversion", "Geometry", "load_image", "plots", "drag", "DragSession",
+           "DragStep", "DragResult", "DragOptions"]

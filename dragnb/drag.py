@@ -1,0 +1,210 @@
+"""Stage 2b, the drag: optimise the inverted latent so the handle's content moves.
+
+Each step (DragDiffusion, after DragGAN):
+
+1. **features**: run the UNet on the latent z_t and take ``up_blocks[up_block]``'s
+   output, resized to ``feature_scale`` x the image (DragDiffusion: half);
+2. **point tracking**: each handle moves to the cell, within ``r_p`` of where it was,
+   whose feature is nearest (L1) to the handle's *original* feature;
+3. **motion supervision**: the features in a (2 r_m + 1)^2 patch around each handle
+   are pulled one unit step towards the target: L1 between the patch sampled at
+   ``h + d`` and the (detached) patch at ``h``, d = (target - h) / |target - h|;
+4. **preservation**: lambda x L1 of the change outside the editable region, either of
+   the next DDIM step's latent (``"step"``, DragDiffusion's, needs the full UNet) or of
+   z_t itself (``"latent"``, lets the UNet stop after the supervised block);
+5. an Adam step on z_t; stop once every handle is within ``tolerance`` of its target.
+
+All coordinates here are *feature cells*; ``session.py`` converts to and from pixels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .features import run_until, sample
+from .inversion import ddim_move
+from .loading import DiffusionModel
+
+
+@dataclass
+class DragOptions:
+    """The knobs of a drag; ``None`` means the model's default (see ``resolve``).
+
+    Published DragDiffusion values for SD 1.5 (shared/FACTS.md) are the fallbacks.
+    """
+
+    strength: float = None       # inversion strength: 0.7 = invert 35 of 50 steps
+    steps: int = None            # DDIM steps: 50
+    max_iters: int = None        # optimisation steps: 80
+    lr: float = None             # Adam on the latent: 0.01
+    r_m: int = None              # motion-supervision patch radius: 1 (3x3)
+    r_p: int = None              # point-tracking window radius: 3 (7x7)
+    lam: float = None            # preservation weight: 0.1
+    up_block: int = None         # supervised block: the second-to-last (up_blocks[2] on SD 1.5)
+    feature_scale: float = None  # features resized to this x the image: 0.5
+    tolerance: float = None      # stop distance in feature cells: 2
+    preserve: str = None         # "step" (DragDiffusion) or "latent" (cheaper)
+    lora: bool = None            # fit an identity LoRA first (default: on for CUDA)
+    lora_steps: int = None       # 80
+    lora_rank: int = None        # 16
+    lora_lr: float = None        # 5e-4
+    reference_blocks: tuple = None   # up-blocks whose self-attention uses the original's K/V
+    preview_every: int = 0       # decode a preview every k steps (0: never)
+    guidance: float = 1.0        # no classifier-free guidance for real images
+
+    def resolve(self, model: DiffusionModel) -> "DragOptions":
+        """Fill every ``None`` from the model's ``drag`` defaults, then the published ones."""
+        second_last = max(0, len(model.unet.up_blocks) - 2)
+        published = dict(strength=0.7, steps=50, max_iters=80, lr=0.01, r_m=1, r_p=3, lam=0.1, up_block=second_last,
+                         feature_scale=0.5, tolerance=2.0, preserve="step", lora=model.device.type == "cuda",
+                         lora_steps=80, lora_rank=16, lora_lr=5e-4, reference_blocks=None)
+        own = model.defaults.get("drag", {})
+        out = DragOptions(**{f.name: getattr(self, f.name) for f in fields(self)})
+        for name, value in published.items():
+            if getattr(out, name) is None:
+                setattr(out, name, own.get(name, value))
+        out.check(model)
+        return out
+
+    def check(self, model: DiffusionModel) -> None:
+        n_up = len(model.unet.up_blocks)
+        if not 0 <= self.up_block < n_up:
+            raise ValueError(f"up_block must be in [0, {n_up - 1}], got {self.up_block}")
+        if self.preserve not in ("step", "latent"):
+            raise ValueError(f"preserve must be 'step' or 'latent', got {self.preserve!r}")
+        for name in ("max_iters", "steps"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.feature_scale <= 1:
+            raise ValueError(f"feature_scale must be in (0, 1], got {self.feature_scale}")
+
+
+def unet_features(model: DiffusionModel, z: torch.Tensor, t: int, emb: torch.Tensor, up_block: int,
+                  size: tuple, full: bool):
+    """Features of ``up_blocks[up_block]`` resized to ``size`` (w, h): (C, h, w) float32,
+    and the noise prediction (B, c, h, w) if ``full`` else None (the pass stops early)."""
+    block = model.unet.up_blocks[up_block]
+    args = (z.to(model.dtype), t)
+    kw = {"encoder_hidden_states": emb.expand(z.shape[0], -1, -1)}
+    if full:
+        grab = {}
+        handle = block.register_forward_hook(lambda m, i, o: grab.__setitem__("f", o))
+        try:
+            eps = model.eps(model.unet(*args, **kw).sample, z, t)
+        finally:
+            handle.remove()
+        f = grab["f"]
+    else:
+        f, eps = run_until(model.unet, block, *args, **kw), None
+    f = F.interpolate(f.float(), size=(size[1], size[0]), mode="bilinear", align_corners=False)
+    return f[0], eps
+
+
+def _patch(r: int) -> torch.Tensor:
+    """Offsets (K, 2) [dx, dy] of a (2r+1)^2 square."""
+    d = torch.arange(-r, r + 1, dtype=torch.float32)
+    yy, xx = torch.meshgrid(d, d, indexing="ij")
+    return torch.stack([xx.flatten(), yy.flatten()], 1)
+
+
+def motion_loss(feats: torch.Tensor, handles: torch.Tensor, targets: torch.Tensor, r_m: int,
+                active: torch.Tensor) -> torch.Tensor:
+    """Pull the patch around each active handle one unit step towards its target.
+
+    feats (C, h, w); handles, targets (N, 2) in cells; active (N,) bool. Returns a scalar.
+    """
+    loss = feats.new_zeros(())
+    off = _patch(r_m).to(feats.device)
+    for h, t, a in zip(handles, targets, active):
+        if not a:
+            continue
+        d = (t - h) / (t - h).norm().clamp_min(1e-6)
+        here = sample(feats, (h + off).cpu().numpy()).detach()
+        moved = sample(feats, (h + d + off).cpu().numpy())
+        loss = loss + (moved - here).abs().mean()
+    return loss
+
+
+@torch.no_grad()
+def track(feats: torch.Tensor, originals: torch.Tensor, handles: torch.Tensor, r_p: int) -> torch.Tensor:
+    """Move each handle to the cell within ``r_p`` whose feature is nearest (L1) to its original one.
+
+    feats (C, h, w); originals (N, C); handles (N, 2) cells. Returns new handles (N, 2).
+    """
+    c, h, w = feats.shape
+    out = handles.clone()
+    for i, (p, f0) in enumerate(zip(handles, originals)):
+        x0, y0 = int(round(float(p[0]))), int(round(float(p[1])))
+        xa, xb = max(0, x0 - r_p), min(w, x0 + r_p + 1)
+        ya, yb = max(0, y0 - r_p), min(h, y0 + r_p + 1)
+        dist = (feats[:, ya:yb, xa:xb] - f0[:, None, None]).abs().sum(0)
+        k = int(torch.argmin(dist))
+        out[i, 0] = xa + k % (xb - xa)
+        out[i, 1] = ya + k // (xb - xa)
+    return out
+
+
+def preservation_loss(z: torch.Tensor, z_ref: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Sum of |z - z_ref| where ``keep`` (1, 1, h, w) is 1 (outside the editable region)."""
+    return ((z.float() - z_ref.float()) * keep).abs().sum()
+
+
+@dataclass
+class Problem:
+    """Everything one optimisation needs, already on the feature grid and the device."""
+
+    z_t: torch.Tensor          # (1, c, h, w) the inverted latent, at timestep t
+    t: int
+    t_next: int | None         # the next DDIM timestep (for the "step" preservation)
+    emb: torch.Tensor
+    grid: tuple                # (w, h) of the supervision features
+    handles: torch.Tensor      # (N, 2) cells, where the handles start
+    targets: torch.Tensor      # (N, 2) cells
+    keep: torch.Tensor         # (1, 1, h, w) latent cells to keep (1) or edit (0)
+
+
+def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
+    """Yield (step, handles (N, 2) cells, losses dict, latent) after each completed step.
+
+    The last item has ``losses["done"] = True`` when every handle arrived.
+    """
+    full = opt.preserve == "step"
+    with torch.no_grad():
+        f0, eps0 = unet_features(model, prob.z_t, prob.t, prob.emb, opt.up_block, prob.grid, full)
+        originals = sample(f0, prob.handles.cpu().numpy())
+        ref = ddim_move(model, prob.z_t, eps0, prob.t, prob.t_next).float() if full else prob.z_t.float()
+    z = prob.z_t.detach().float().clone().requires_grad_(True)
+    adam = torch.optim.Adam([z], lr=opt.lr)
+    handles = prob.handles.clone()
+    cuda = model.device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda") if cuda and model.dtype == torch.float16 else None
+    for step in range(int(opt.max_iters)):
+        with torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
+            feats, eps = unet_features(model, z, prob.t, prob.emb, opt.up_block, prob.grid, full)
+        if step > 0:
+            handles = track(feats.detach(), originals, handles, opt.r_p)
+        dist = (handles - prob.targets).norm(dim=1)
+        active = dist > opt.tolerance
+        if not active.any():
+            yield step, handles.clone(), {"motion": 0.0, "preserve": 0.0, "done": True}, z.detach().clone()
+            return
+        lm = motion_loss(feats, handles, prob.targets, opt.r_m, active)
+        moved = ddim_move(model, z, eps, prob.t, prob.t_next).float() if full else z
+        lp = preservation_loss(moved, ref, prob.keep)
+        loss = lm + opt.lam * lp
+        adam.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(adam)
+            scaler.update()
+        else:
+            loss.backward()
+            adam.step()
+        yield step, handles.clone(), {"motion": float(lm.detach()), "preserve": float(lp.detach()), "done": False}, z.detach().clone()
+
+
+def as_cells(points: np.ndarray, device) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(points), dtype=torch.float32, device=device)

@@ -1,0 +1,69 @@
+"""Stage 3a, denoising with reference self-attention: keep the original's look.
+
+The original latent and the edited one are denoised together as a batch
+``[original, edited]``. In the self-attention layers of the chosen up-blocks, both
+branches attend to the *original's* keys and values, so the edited image borrows
+its textures and identity from the original while its layout comes from the edited
+latent. Cross-attention (the prompt) is untouched. This is an attention processor
+that wraps diffusers' own: no copy of the attention code.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+from .inversion import ddim_move, predict_eps
+from .loading import DiffusionModel
+
+
+class ReferenceAttention:
+    """Self-attention in which every batch element uses element 0's keys and values."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kw):
+        ref = hidden_states[:1].expand_as(hidden_states)
+        return self.base(attn, hidden_states, ref, attention_mask, temb, **kw)
+
+
+def attention_up_blocks(model: DiffusionModel) -> list:
+    """Indices of the up-blocks that have attention layers."""
+    return [i for i, b in enumerate(model.unet.up_blocks) if getattr(b, "attentions", None)]
+
+
+def default_reference_blocks(model: DiffusionModel) -> list:
+    """The last two up-blocks with attention (SD 1.5: up_blocks 2 and 3, i.e. its
+    transformer blocks 10-15 of 16, as DragDiffusion)."""
+    return attention_up_blocks(model)[-2:]
+
+
+@contextmanager
+def reference_attention(model: DiffusionModel, blocks=None):
+    """Within the block, the self-attentions (``attn1``) of ``blocks`` use the reference's K/V."""
+    blocks = default_reference_blocks(model) if blocks is None else list(blocks)
+    unet = model.unet
+    before = dict(unet.attn_processors)
+    prefixes = tuple(f"up_blocks.{i}." for i in blocks)
+    swapped = {name: (ReferenceAttention(p) if name.startswith(prefixes) and ".attn1." in name else p)
+               for name, p in before.items()}
+    if not any(isinstance(p, ReferenceAttention) for p in swapped.values()):
+        raise ValueError(f"up_blocks {blocks} have no self-attention; choose from {attention_up_blocks(model)}")
+    unet.set_attn_processor(swapped)
+    try:
+        yield
+    finally:
+        unet.set_attn_processor(before)
+
+
+@torch.no_grad()
+def denoise_with_reference(model: DiffusionModel, z_original: torch.Tensor, z_edited: torch.Tensor,
+                           timesteps: list, emb: torch.Tensor, blocks=None) -> torch.Tensor:
+    """DDIM-denoise [original, edited] (each (1, c, h, w) at timesteps[0]); returns the edited clean latent."""
+    z = torch.cat([z_original, z_edited]).to(model.dtype)
+    with reference_attention(model, blocks):
+        for i, t in enumerate(timesteps):
+            t_next = timesteps[i + 1] if i + 1 < len(timesteps) else None
+            z = ddim_move(model, z, predict_eps(model, z, t, emb), t, t_next)
+    return z[1:]

@@ -1,0 +1,266 @@
+"""A drag edit from start to end, one observable step at a time.
+
+    session = dragnb.DragSession(model, image, handles=[(20, 30)], targets=[(34, 30)])
+    for state in session.run():          # one DragStep per optimisation step
+        print(state.step, state.handles, state.losses)
+    result = session.result()            # DragResult: the edited image and everything seen
+
+Stages (each timed): identity LoRA (optional) -> DDIM inversion -> editable region ->
+latent optimisation (``drag.optimise``) -> denoising with reference attention.
+Interrupting ``run()`` (KeyboardInterrupt) keeps the last completed step: ``result()``
+then finishes from there. The user's image, points and mask are never modified.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .drag import DragOptions, Problem, as_cells, optimise
+from .features import dift_features
+from .images import check_points, load_image, to_pil
+from .inversion import Inversion, invert, predict_eps
+from .loading import DiffusionModel
+from .lora import fit_identity_lora, remove_lora, use_lora
+from .reference import denoise_with_reference
+from .region import find_region, grow_mask
+
+
+@dataclass
+class DragStep:
+    """One optimisation step: where the handles are (image pixels) and the losses."""
+
+    step: int
+    handles: np.ndarray          # (N, 2) tracked handle positions, image pixels
+    distance: float              # largest handle-to-target distance, image pixels
+    losses: dict                 # {"motion": float, "preserve": float}
+    preview: Image.Image | None = None
+
+
+@dataclass
+class DragResult:
+    image: Image.Image           # the edited image, at the input's size
+    original: Image.Image
+    handles: np.ndarray          # (N, 2) final handle positions, image pixels
+    start: np.ndarray            # (N, 2) where the handles started
+    targets: np.ndarray          # (N, 2)
+    mask: np.ndarray             # (H, W) bool, the editable region used
+    history: list                # [DragStep, ...]
+    timings: dict                # seconds per stage
+    options: DragOptions
+    arrived: bool                # every handle within tolerance of its target
+    lora_losses: list = field(default_factory=list)
+
+
+def check_drag_points(handles, targets, size) -> tuple:
+    """Validate handle/target lists for an image of ``size`` (W, H): two (N, 2) arrays."""
+    if handles is None or targets is None or len(handles) == 0 or len(targets) == 0:
+        raise ValueError("a drag needs at least one handle and one target point")
+    h = check_points(handles, size, "handle")
+    t = check_points(targets, size, "target")
+    if len(h) != len(t):
+        raise ValueError(f"got {len(h)} handles but {len(t)} targets: they come in pairs")
+    same = np.linalg.norm(h - t, axis=1) < 0.5
+    if same.any():
+        i = int(np.argmax(same))
+        raise ValueError(f"handle {i} at ({h[i, 0]:g}, {h[i, 1]:g}) equals its target: nothing to drag")
+    return h, t
+
+
+def check_mask(mask, size) -> np.ndarray | str | None:
+    """None, "all", or a (H, W) mask (1/True = editable) as a bool array."""
+    if mask is None or (isinstance(mask, str) and mask == "all"):
+        return mask
+    if isinstance(mask, str):
+        raise ValueError(f"mask must be None, 'all' or an (H, W) array, got {mask!r}")
+    m = np.asarray(mask)
+    if m.ndim == 3 and m.shape[2] in (1, 3, 4):
+        m = m[..., 0]
+    if m.shape != (size[1], size[0]):
+        raise ValueError(f"mask has shape {m.shape} but the image is {size[0]}x{size[1]} "
+                         f"(expected ({size[1]}, {size[0]}))")
+    m = m > 0
+    if not m.any():
+        raise ValueError("mask is empty: mark the region that may change (1 = editable), or pass mask=None")
+    return m
+
+
+def auto_mask(model: DiffusionModel, image, handles, targets, grow: int | None = None) -> np.ndarray:
+    """The region under each handle (``find_region``), swept along its path to the target."""
+    w, h = image.size
+    grow = max(1, round(max(w, h) / 32)) if grow is None else grow
+    feats = dift_features(model, image)
+    out = np.zeros((h, w), bool)
+    for hp, tp in zip(handles, targets):
+        region = find_region(model, image, hp, features=feats)
+        d = np.asarray(tp) - np.asarray(hp)
+        n = int(np.ceil(np.abs(d).max())) + 1
+        for s in np.linspace(0, 1, n):
+            dx, dy = int(round(s * d[0])), int(round(s * d[1]))
+            out |= np.roll(np.roll(region, dy, 0), dx, 1) & _inside(region.shape, dx, dy)
+    return grow_mask(out, grow)
+
+
+def _inside(shape, dx, dy) -> np.ndarray:
+    """Where a roll by (dx, dy) did not wrap around."""
+    m = np.ones(shape, bool)
+    if dy > 0:
+        m[:dy] = False
+    elif dy < 0:
+        m[dy:] = False
+    if dx > 0:
+        m[:, :dx] = False
+    elif dx < 0:
+        m[:, dx:] = False
+    return m
+
+
+class DragSession:
+    """One drag edit; see the module docstring. Options: ``DragOptions`` fields."""
+
+    def __init__(self, model: DiffusionModel, image, handles, targets, mask=None, prompt: str = "",
+                 seed: int = 0, **options):
+        self.model = model
+        self.image = load_image(image).copy()
+        self.start, self.targets = check_drag_points(handles, targets, self.image.size)
+        self.user_mask = check_mask(mask, self.image.size)
+        if not isinstance(prompt, str):
+            raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
+        self.prompt, self.seed = prompt, seed
+        unknown = set(options) - set(DragOptions.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown drag option(s): {', '.join(sorted(unknown))}")
+        self.options = DragOptions(**options).resolve(model)
+        self.history: list = []
+        self.timings: dict = {}
+        self.mask = None
+        self.inversion: Inversion | None = None
+        self.lora_losses: list = []
+        self._lora = None
+        self._latent = None      # the latent after the last completed step
+        self._handles = self.start.copy()
+        self._arrived = False
+        self._result = None
+
+    # -- stages ---------------------------------------------------------------------
+    def _timed(self, stage, fn, *args, **kw):
+        start = time.perf_counter()
+        out = fn(*args, **kw)
+        if self.model.device.type == "cuda":
+            torch.cuda.synchronize()
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+        return out
+
+    def prepare(self) -> None:
+        """LoRA (optional), inversion and the editable region; run() calls it once."""
+        if self.inversion is not None:
+            return
+        m, o = self.model, self.options
+        if o.lora:
+            def fit():
+                from .images import prepare as prep
+                _, x, _ = prep(self.image, m.native_size, m.multiple)
+                return fit_identity_lora(m, m.encode(x), m.embed(self.prompt), steps=o.lora_steps,
+                                         rank=o.lora_rank, lr=o.lora_lr, seed=self.seed)
+            self.lora_losses = self._timed("lora", fit)
+            self._lora = "dragnb_identity"
+        with use_lora(m, self._lora):
+            self.inversion = self._timed("inversion", invert, m, self.image, self.prompt, o.strength, o.steps)
+        if self.user_mask is None:
+            self.mask = self._timed("region", auto_mask, m, self.image, self.start, self.targets)
+        elif isinstance(self.user_mask, str):
+            self.mask = np.ones((self.image.height, self.image.width), bool)
+        else:
+            self.mask = self.user_mask.copy()
+        self._latent = self.inversion.latent.detach().clone()
+
+    def _problem(self) -> Problem:
+        inv, o = self.inversion, self.options
+        mw, mh = inv.geometry.model
+        grid = (max(1, round(mw * o.feature_scale)), max(1, round(mh * o.feature_scale)))
+        geo = inv.geometry
+        z = inv.latent
+        editable = torch.from_numpy(self.mask.astype(np.float32))[None, None]
+        editable = F.interpolate(editable, size=z.shape[-2:], mode="area") > 0
+        keep = (~editable).float().to(z.device)
+        t_next = inv.timesteps[1] if len(inv.timesteps) > 1 else None
+        return Problem(z, inv.timestep, t_next, inv.embedding, grid,
+                       as_cells(geo.to_grid(self.start, grid), z.device),
+                       as_cells(geo.to_grid(self.targets, grid), z.device), keep)
+
+    def run(self):
+        """Yield a DragStep per optimisation step; stops early when every handle arrived."""
+        self.prepare()
+        prob = self._problem()
+        o = self.options
+        geo = self.inversion.geometry
+        with use_lora(self.model, self._lora):
+            steps = optimise(self.model, prob, o)
+            while True:
+                start = time.perf_counter()
+                item = next(steps, None)
+                self.timings["optimisation"] = self.timings.get("optimisation", 0.0) + time.perf_counter() - start
+                if item is None:
+                    break
+                step, cells, losses, z = item
+                handles = geo.from_grid(cells.cpu().numpy(), prob.grid)
+                dist = float(np.linalg.norm(handles - self.targets, axis=1).max())
+                self._handles = handles
+                if losses.pop("done"):
+                    self._arrived = True
+                    break
+                self._latent = z
+                preview = None
+                if o.preview_every and step % o.preview_every == 0:
+                    preview = self._timed("previews", self.preview, z)
+                state = DragStep(step, handles, dist, losses, preview)
+                self.history.append(state)
+                yield state
+
+    @torch.no_grad()
+    def preview(self, z: torch.Tensor | None = None) -> Image.Image:
+        """A quick look at a latent: the UNet's one-step estimate of the clean image."""
+        m, inv = self.model, self.inversion
+        z = self._latent if z is None else z
+        t = inv.timestep
+        eps = predict_eps(m, z.to(m.dtype), t, inv.embedding).float()
+        a = m.scheduler.alphas_cumprod[t].to(z.device).float()
+        x0 = (z.float() - (1 - a).sqrt() * eps) / a.sqrt()
+        return to_pil(m.decode(x0.to(m.dtype)), inv.geometry.user)
+
+    def result(self) -> DragResult:
+        """Finish (running any steps left) and denoise the last completed latent."""
+        if self._result is not None:
+            return self._result
+        if self.inversion is None or (not self.history and not self._arrived):
+            for _ in self.run():
+                pass
+        m, inv = self.model, self.inversion
+        with use_lora(m, self._lora):
+            z0 = self._timed("denoising", denoise_with_reference, m, inv.latent, self._latent,
+                             inv.timesteps, inv.embedding, self.options.reference_blocks)
+            image = self._timed("decoding", lambda: to_pil(m.decode(z0), inv.geometry.user))
+        if self._lora is not None:
+            remove_lora(m, self._lora)
+            self._lora = None
+        self._result = DragResult(image, self.image, self._handles.copy(), self.start.copy(), self.targets.copy(), self.mask,
+                                  list(self.history), dict(self.timings), self.options, self._arrived,
+                                  self.lora_losses)
+        return self._result
+
+
+def drag(model: DiffusionModel, image, handles, targets, mask=None, prompt: str = "", seed: int = 0,
+         **options) -> DragResult:
+    """Drag the content at ``handles`` to ``targets`` (lists of (x, y) image pixels).
+
+    ``mask``: None (the region under each handle, found automatically), "all", or an
+    (H, W) array with 1 = may change. Options: see ``DragOptions``.
+    """
+    session = DragSession(model, image, handles, targets, mask, prompt, seed, **options)
+    for _ in session.run():
+        pass
+    return session.result()

@@ -1,0 +1,102 @@
+"""The drag: its inputs, its steps, its stages, on the tiny random SD."""
+import numpy as np
+import pytest
+import torch
+
+import dragnb
+from dragnb.drag import motion_loss, track
+from dragnb.session import auto_mask
+
+FAST = dict(up_block=1, steps=10, max_iters=4)
+
+
+def test_drag_returns_an_image_and_its_history(tiny_sd, scene_image):
+    r = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], **FAST)
+    assert r.image.size == (32, 32) and r.image.mode == "RGB"
+    assert r.start.tolist() == [[15, 13]] and r.targets.tolist() == [[22, 13]]
+    assert 1 <= len(r.history) <= 4 and r.history[0].step == 0
+    assert set(r.timings) >= {"inversion", "region", "optimisation", "denoising"}
+    assert r.mask.shape == (32, 32) and r.mask[13, 15]
+
+
+def test_session_yields_one_state_per_step_with_previews(tiny_sd, scene_image):
+    s = dragnb.DragSession(tiny_sd, scene_image, [(15, 13), (5, 5)], [(22, 13), (5, 12)],
+                           mask="all", preview_every=2, tolerance=0.0, **FAST)
+    states = list(s.run())
+    assert [st.step for st in states] == [0, 1, 2, 3]
+    assert all(st.handles.shape == (2, 2) for st in states)
+    assert [st.preview is not None for st in states] == [True, False, True, False]
+    assert all(st.losses["motion"] > 0 for st in states)
+    assert s.result().history == states
+
+
+def test_an_interrupted_run_keeps_its_last_completed_step(tiny_sd, scene_image):
+    s = dragnb.DragSession(tiny_sd, scene_image, [(15, 13)], [(25, 13)], tolerance=0.0, **FAST)
+    with pytest.raises(KeyboardInterrupt):
+        for st in s.run():
+            if st.step == 1:
+                raise KeyboardInterrupt
+    assert len(s.history) == 2
+    r = s.result()  # finishes from the last completed latent, no new steps
+    assert len(r.history) == 2 and r.image.size == (32, 32)
+
+
+def test_the_users_inputs_are_not_modified(tiny_sd, scene_image):
+    image, mask = scene_image.copy(), np.zeros((32, 32), np.uint8)
+    mask[5:25, 5:25] = 1
+    handles, targets = [[15, 13]], [[22, 13]]
+    dragnb.drag(tiny_sd, image, handles, targets, mask=mask, **FAST)
+    assert np.array_equal(image, scene_image) and mask.sum() == 400
+    assert handles == [[15, 13]] and targets == [[22, 13]]
+
+
+@pytest.mark.parametrize("handles, targets, mask, words", [
+    ([(5, 5)], [(5, 5)], None, "equals its target"),
+    ([(5, 5)], [(40, 5)], None, "outside"),
+    ([(5, 5), (6, 6)], [(9, 9)], None, "2 handles but 1 targets"),
+    ([], [], None, "at least one handle"),
+    ([(5, 5)], [(9, 9)], np.ones((10, 10)), "mask has shape"),
+    ([(5, 5)], [(9, 9)], np.zeros((32, 32)), "mask is empty"),
+    ([(5, float("nan"))], [(9, 9)], None, "NaN"),
+])
+def test_bad_drags_raise_value_errors(tiny_sd, scene_image, handles, targets, mask, words):
+    with pytest.raises(ValueError, match=words):
+        dragnb.DragSession(tiny_sd, scene_image, handles, targets, mask=mask)
+
+
+def test_unknown_and_bad_options_are_named(tiny_sd, scene_image):
+    with pytest.raises(ValueError, match="unknown drag option"):
+        dragnb.DragSession(tiny_sd, scene_image, [(5, 5)], [(9, 9)], step_size=3)
+    with pytest.raises(ValueError, match="preserve"):
+        dragnb.DragSession(tiny_sd, scene_image, [(5, 5)], [(9, 9)], preserve="nothing")
+
+
+def test_motion_loss_pulls_features_towards_the_target():
+    feats = torch.zeros(1, 9, 9)
+    feats[0, :, 6:] = 1.0  # the target side looks different
+    h, t = torch.tensor([[4.0, 4.0]]), torch.tensor([[8.0, 4.0]])
+    assert motion_loss(feats, h, t, 1, torch.tensor([True])) > 0
+    assert motion_loss(feats, h, t, 1, torch.tensor([False])) == 0
+
+
+def test_tracking_finds_the_handles_feature_within_its_window():
+    feats = torch.zeros(3, 10, 10)
+    feats[:, 6, 7] = torch.tensor([1.0, 2.0, 3.0])
+    found = track(feats, torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[5.0, 5.0]]), r_p=3)
+    assert found.tolist() == [[7.0, 6.0]]
+    far = track(feats, torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[1.0, 1.0]]), r_p=3)
+    assert far.tolist() != [[7.0, 6.0]]  # outside the window: not found
+
+
+def test_the_automatic_region_covers_the_path_to_the_target(tiny_sd, scene_image):
+    from PIL import Image
+
+    m = auto_mask(tiny_sd, Image.fromarray(scene_image), np.array([[15.0, 13.0]]), np.array([[27.0, 13.0]]))
+    assert m[13, 15] and m[13, 27] and m[13, 21]
+
+
+def test_lora_is_fitted_used_and_removed(tiny_sd, scene_image):
+    r = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], lora=True, lora_steps=3,
+                    **{**FAST, "max_iters": 1})
+    assert len(r.lora_losses) == 3 and "lora" in r.timings
+    assert not getattr(tiny_sd.unet, "peft_config", {})
