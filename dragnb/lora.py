@@ -29,6 +29,7 @@ def fit_identity_lora(model: DiffusionModel, z0: torch.Tensor, emb: torch.Tensor
         remove_lora(model, name)
     unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian",
                                 target_modules=TARGETS), adapter_name=name)
+    unet.enable_adapters()
     unet.set_adapters([name])
     params = [p for n, p in unet.named_parameters() if name in n]
     for p in params:
