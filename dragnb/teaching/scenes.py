@@ -172,9 +172,8 @@ class Tree:
 
     def move_keypoint(self, name, dx, dy):
         if name == "top":  # the tree grows or shrinks; its base stays
-            self.height -= dy
+            self.height = max(self.crown * 1.5, self.height - dy)
             self.x += dx
-            self.base += 0.0
         else:
             self.shift(dx, dy)
 
