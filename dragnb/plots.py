@@ -151,3 +151,88 @@ def image_grid(images, cols: int = 8, titles=None, scale: float = 1.5):
         if i < n:
             _show(ax, images[i], None if titles is None else titles[i])
     return fig
+
+
+def drag_arrows(image, handles, targets, ax=None, title: str | None = None):
+    """Image with numbered arrows from each handle (red) to its target (blue)."""
+    fig = None
+    if ax is None:
+        fig, (ax,) = _figure(1, 4)
+    _show(ax, image, title)
+    for i, (h, t) in enumerate(zip(np.atleast_2d(handles), np.atleast_2d(targets))):
+        ax.annotate("", xy=t, xytext=h, arrowprops=dict(arrowstyle="->", color="white", lw=2.5))
+        ax.annotate("", xy=t, xytext=h, arrowprops=dict(arrowstyle="->", color="black", lw=1))
+        ax.plot([h[0]], [h[1]], "o", ms=8, mfc=HANDLE, mec="white", mew=1.5)
+        ax.plot([t[0]], [t[1]], "o", ms=8, mfc=TARGET, mec="white", mew=1.5)
+        ax.text(h[0], h[1], f" {i + 1}", color="white", fontsize=9, fontweight="bold", va="bottom")
+    return fig if fig is not None else ax.figure
+
+
+def trajectory(image, history, targets, start=None, ax=None, title: str | None = "handle paths"):
+    """Each handle's tracked path across the optimisation steps, from start to target."""
+    fig = None
+    if ax is None:
+        fig, (ax,) = _figure(1, 4)
+    _show(ax, image, title)
+    paths = np.array([s.handles for s in history])  # (steps, N, 2)
+    if start is not None:
+        paths = np.concatenate([np.asarray(start)[None], paths]) if len(paths) else np.asarray(start)[None]
+    for i in range(paths.shape[1] if paths.ndim == 3 else 0):
+        ax.plot(paths[:, i, 0], paths[:, i, 1], "-", color="yellow", lw=2)
+        ax.plot(paths[:, i, 0], paths[:, i, 1], ".", color="black", ms=3)
+        ax.plot([paths[0, i, 0]], [paths[0, i, 1]], "o", ms=8, mfc=HANDLE, mec="white")
+        ax.plot([paths[-1, i, 0]], [paths[-1, i, 1]], "s", ms=7, mfc="yellow", mec="black")
+    for t in np.atleast_2d(targets):
+        ax.plot([t[0]], [t[1]], "o", ms=8, mfc=TARGET, mec="white")
+    return fig if fig is not None else ax.figure
+
+
+def drag_losses(history, title: str | None = "drag losses"):
+    """Motion-supervision and preservation losses per step, and the distance left."""
+    curves = {name: [s.losses[name] for s in history] for name in ("motion", "preserve")}
+    curves["distance to target (px)"] = [s.distance for s in history]
+    return loss_curve(curves, title=title, smooth=1, log=False)
+
+
+def gallery(history, cols: int = 6, scale: float = 1.6):
+    """The previews recorded during a drag, titled by step."""
+    shots = [s for s in history if s.preview is not None]
+    if not shots:
+        raise ValueError("no previews in this history: run the drag with preview_every=k")
+    return image_grid([s.preview for s in shots], cols=cols, titles=[f"step {s.step}" for s in shots], scale=scale)
+
+
+def before_after(result, title: str | None = None):
+    """The input with the requested drags, and the result with where the handles went."""
+    fig, axes = _figure(2, 4)
+    drag_arrows(result.original, result.start, result.targets, ax=axes[0], title="before")
+    drag_arrows(result.image, result.handles, result.targets, ax=axes[1], title="after")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def save_animation(frames, path, fps: float = 8, min_side: int = 256) -> str:
+    """Write frames (PIL images or arrays) as a GIF or MP4 (by the suffix) with imageio.
+
+    Small frames are enlarged with nearest-neighbour to at least ``min_side`` pixels.
+    Returns the path.
+    """
+    import imageio.v3 as iio
+    from PIL import Image
+
+    arrs = []
+    for f in frames:
+        im = load_image(f)
+        k = max(1, int(np.ceil(min_side / max(im.size))))
+        if k > 1:
+            im = im.resize((im.width * k, im.height * k), Image.NEAREST)
+        arrs.append(np.asarray(im))
+    if not arrs:
+        raise ValueError("no frames to write")
+    path = str(path)
+    if path.lower().endswith(".gif"):
+        iio.imwrite(path, np.stack(arrs), duration=1000 / fps, loop=0)  # duration in ms (imageio v3)
+    else:
+        iio.imwrite(path, np.stack(arrs), fps=fps)
+    return path

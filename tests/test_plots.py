@@ -38,3 +38,57 @@ def test_mask_overlay_tints_only_the_mask(scene_image):
     fig = plots.mask_overlay(scene_image, mask)
     tint = fig.axes[0].get_images()[1].get_array()
     assert tint[:, 16:, 3].min() > 0 and tint[:, :16, 3].max() == 0
+
+
+def _history(n=3):
+    from dragnb.session import DragStep
+    from PIL import Image
+
+    return [DragStep(i, np.array([[10.0 + i, 5.0]]), 10.0 - i, {"motion": 1.0 / (i + 1), "preserve": 0.1 * i},
+                     Image.new("RGB", (8, 8), (10 * i, 0, 0)) if i % 2 == 0 else None) for i in range(n)]
+
+
+def test_trajectory_draws_each_handles_path(scene_image):
+    fig = plots.trajectory(scene_image, _history(), [[20, 5]], start=[[9, 5]])
+    path = [l for l in fig.axes[0].lines if l.get_linestyle() == "-"][0]
+    assert list(path.get_xdata()) == [9, 10, 11, 12] and list(path.get_ydata()) == [5, 5, 5, 5]
+
+
+def test_drag_losses_plot_the_recorded_values():
+    fig = plots.drag_losses(_history())
+    motion = fig.axes[0].lines[0]
+    assert np.allclose(motion.get_ydata(), [1.0, 0.5, 1 / 3])
+    assert fig.axes[2].get_title() == "distance to target (px)"
+
+
+def test_gallery_shows_only_the_previews():
+    fig = plots.gallery(_history(5))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_images()]
+    assert titles == ["step 0", "step 2", "step 4"]
+    with pytest.raises(ValueError, match="preview_every"):
+        plots.gallery(_history(1)[:0])
+
+
+def test_drag_arrows_mark_handles_red_and_targets_blue(scene_image):
+    fig = plots.drag_arrows(scene_image, [[3, 4], [5, 6]], [[9, 9], [1, 1]])
+    dots = [l for l in fig.axes[0].lines if l.get_marker() == "o"]
+    assert [l.get_markerfacecolor() for l in dots] == [plots.HANDLE, plots.TARGET] * 2
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_save_animation_writes_enlarged_frames(tmp_path, suffix):
+    import imageio.v3 as iio
+
+    if suffix == ".mp4":
+        pytest.importorskip("imageio_ffmpeg")
+    frames = [np.full((8, 8, 3), c, np.uint8) for c in (0, 128, 255)]
+    path = plots.save_animation(frames, tmp_path / f"a{suffix}", min_side=32)
+    back = iio.imread(path, index=None)
+    assert back.shape[0] == 3 and back.shape[1:3] == (32, 32)
+    assert abs(int(back[1, 16, 16, 0]) - 128) <= 3
+
+
+def test_image_grid_keeps_small_images_crisp(scene_image):
+    fig = plots.image_grid([scene_image] * 3, cols=2)
+    im = fig.axes[0].get_images()[0]
+    assert im.get_interpolation() == "nearest" and len(fig.axes) == 4
