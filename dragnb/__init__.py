@@ -24,9 +24,10 @@ from .loading import DiffusionModel, WeightsNotFoundError, load
 from .region import Region, find_region, region_steps
 from .drag import DragOptions
 from .session import DragResult, DragSession, DragStep, drag
+from .session import auto_mask as drag_region
 
 __version__ = "0.1.0"
 __all__ = ["load", "DiffusionModel", "WeightsNotFoundError", "dift_features", "Features",
            "similarity_map", "match_points", "find_region", "region_steps", "Region", "invert",
            "denoise", "generate", "Inversion", "Geometry", "load_image", "plots", "drag", "DragSession",
-           "DragStep", "DragResult", "DragOptions"]
+           "DragStep", "DragResult", "DragOptions", "drag_region"]
