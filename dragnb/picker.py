@@ -1,0 +1,381 @@
+"""Click points and paint masks in a notebook: ``dragnb.PointPicker(image)``.
+
+Click once for a handle (red), again for its target (blue); drag a point to move it.
+In brush mode, paint (or erase) the region that may change. Everything the picker
+reports is in the *original* image's pixels, whatever size it is shown at.
+
+The state (points, mask, undo history, display scale) is a plain object,
+:class:`PickerState`, that works without a browser; :class:`PointPicker` draws it
+on an ipycanvas ``MultiCanvas`` (image, mask overlay, points) and wires the events.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .dragbench import read_sample, write_sample
+from .images import load_image
+
+MIN_SIDE, MAX_SIDE = 384, 640
+HIT = 9          # display pixels within which a click grabs an existing point
+SHORTCUTS = "p points · b brush · e erase · z undo · y redo · x remove last pair · a auto region"
+
+
+def display_scale(size, min_side: int = MIN_SIDE, max_side: int = MAX_SIDE) -> float:
+    """Display pixels per image pixel: whole-number zoom for small images, shrink for large."""
+    long = max(size)
+    if long < min_side:
+        return float(int(np.ceil(min_side / long)))
+    if long > max_side:
+        return max_side / long
+    return 1.0
+
+
+class PickerState:
+    """Handles, targets, mask and prompt of one edit, with undo/redo; no widgets.
+
+    Coordinates: ``to_image``/``to_display`` convert between display pixels and image
+    pixels (pixel centres at integers in both), clamped to the image.
+    """
+
+    def __init__(self, image, handles=None, targets=None, mask=None, prompt: str = "", scale=None):
+        self.image = load_image(image)
+        self.size = self.image.size
+        self.scale = display_scale(self.size) if scale is None else float(scale)
+        self.handles = [tuple(map(float, p)) for p in (handles or [])]
+        self.targets = [tuple(map(float, p)) for p in (targets or [])]
+        w, h = self.size
+        self.mask = np.zeros((h, w), bool) if mask is None else self._check_mask(mask)
+        self.prompt = prompt
+        self._undo, self._redo = [], []
+
+    @property
+    def display_size(self) -> tuple:
+        return (max(1, round(self.size[0] * self.scale)), max(1, round(self.size[1] * self.scale)))
+
+    def _check_mask(self, mask) -> np.ndarray:
+        m = np.asarray(mask)
+        if m.shape != (self.size[1], self.size[0]):
+            raise ValueError(f"mask has shape {m.shape}; the image needs ({self.size[1]}, {self.size[0]})")
+        return m > 0
+
+    # -- coordinates ----------------------------------------------------------------
+    def to_image(self, x: float, y: float) -> tuple:
+        w, h = self.size
+        return (float(np.clip((x + 0.5) / self.scale - 0.5, 0, w - 1)),
+                float(np.clip((y + 0.5) / self.scale - 0.5, 0, h - 1)))
+
+    def to_display(self, x: float, y: float) -> tuple:
+        return ((x + 0.5) * self.scale - 0.5, (y + 0.5) * self.scale - 0.5)
+
+    # -- history ----------------------------------------------------------------------
+    def snapshot(self):
+        return (list(self.handles), list(self.targets), self.mask.copy(), self.prompt)
+
+    def checkpoint(self) -> None:
+        """Remember the current state for undo (call before each change)."""
+        self._undo.append(self.snapshot())
+        self._undo = self._undo[-50:]
+        self._redo.clear()
+
+    def _restore(self, snap) -> None:
+        self.handles, self.targets, self.mask, self.prompt = list(snap[0]), list(snap[1]), snap[2].copy(), snap[3]
+
+    def undo(self) -> bool:
+        if not self._undo:
+            return False
+        self._redo.append(self.snapshot())
+        self._restore(self._undo.pop())
+        return True
+
+    def redo(self) -> bool:
+        if not self._redo:
+            return False
+        self._undo.append(self.snapshot())
+        self._restore(self._redo.pop())
+        return True
+
+    # -- edits (display coordinates in, image coordinates stored) --------------------
+    def point_at(self, x: float, y: float):
+        """("handle"|"target", index) of the point within HIT display pixels, else None."""
+        best, which = HIT ** 2, None
+        for kind, pts in (("target", self.targets), ("handle", self.handles)):
+            for i, p in enumerate(pts):
+                dx, dy = np.subtract(self.to_display(*p), (x, y))
+                if dx * dx + dy * dy <= best:
+                    best, which = dx * dx + dy * dy, (kind, i)
+        return which
+
+    def click(self, x: float, y: float) -> tuple:
+        """Add a handle (if every handle has its target) or the pending handle's target."""
+        self.checkpoint()
+        p = self.to_image(x, y)
+        if len(self.handles) == len(self.targets):
+            self.handles.append(p)
+            return ("handle", len(self.handles) - 1)
+        self.targets.append(p)
+        return ("target", len(self.targets) - 1)
+
+    def move(self, which, x: float, y: float) -> None:
+        kind, i = which
+        (self.handles if kind == "handle" else self.targets)[i] = self.to_image(x, y)
+
+    def remove_pair(self, i: int = -1) -> None:
+        self.checkpoint()
+        if self.handles:
+            n = len(self.handles)
+            i = i % n
+            self.handles.pop(i)
+            if i < len(self.targets):
+                self.targets.pop(i)
+
+    def paint(self, x: float, y: float, radius: float, value: bool = True) -> None:
+        """Paint (or erase) a disc of ``radius`` *image* pixels at a display position."""
+        cx, cy = self.to_image(x, y)
+        h, w = self.mask.shape
+        yy, xx = np.ogrid[:h, :w]
+        self.mask[(xx - cx) ** 2 + (yy - cy) ** 2 <= radius ** 2] = value
+
+    def clear(self) -> None:
+        self.checkpoint()
+        self.handles, self.targets = [], []
+        self.mask = np.zeros_like(self.mask)
+
+    # -- files ------------------------------------------------------------------------
+    def save(self, folder):
+        if len(self.handles) != len(self.targets):
+            raise ValueError(f"handle {len(self.handles) - 1} has no target yet: click its target or remove it")
+        return write_sample(folder, self.image, self.handles, self.targets, self.mask, self.prompt)
+
+
+def _rgba(mask: np.ndarray, color=(40, 220, 90), alpha: int = 100) -> np.ndarray:
+    out = np.zeros((*mask.shape, 4), np.uint8)
+    out[mask] = (*color, alpha)
+    return out
+
+
+class PointPicker:
+    """The picker widget; display it as the last expression of a cell.
+
+    ``handles``, ``targets``, ``mask``, ``prompt`` can be read and set at any time.
+    ``model``: needed only for the "auto region" button (``dragnb.find_region``).
+    """
+
+    def __init__(self, image, handles=None, targets=None, mask=None, prompt: str = "", model=None, scale=None):
+        self.state = PickerState(image, handles, targets, mask, prompt, scale)
+        self.model = model
+        self._grab = None
+        self._painting = False
+        self._suggestion = None
+        self._build()
+        self.redraw(image=True)
+
+    # -- public state -------------------------------------------------------------------
+    @property
+    def handles(self) -> list:
+        return list(self.state.handles)
+
+    @handles.setter
+    def handles(self, pts):
+        self.state.checkpoint()
+        self.state.handles = [tuple(map(float, p)) for p in pts]
+        self.redraw()
+
+    @property
+    def targets(self) -> list:
+        return list(self.state.targets)
+
+    @targets.setter
+    def targets(self, pts):
+        self.state.checkpoint()
+        self.state.targets = [tuple(map(float, p)) for p in pts]
+        self.redraw()
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.state.mask.copy()
+
+    @mask.setter
+    def mask(self, m):
+        self.state.checkpoint()
+        self.state.mask = self.state._check_mask(m)
+        self.redraw()
+
+    @property
+    def prompt(self) -> str:
+        return self.state.prompt
+
+    @prompt.setter
+    def prompt(self, text: str):
+        self.state.prompt = text
+        self._prompt.value = text
+
+    @property
+    def image(self) -> Image.Image:
+        return self.state.image
+
+    def save(self, folder):
+        """Write the edit as a DragBench sample folder."""
+        return self.state.save(folder)
+
+    @classmethod
+    def load(cls, folder, model=None, **kw) -> "PointPicker":
+        """A picker from a DragBench sample folder."""
+        s = read_sample(folder)
+        return cls(s.image, [tuple(p) for p in s.handles], [tuple(p) for p in s.targets], s.mask, s.prompt,
+                   model=model, **kw)
+
+    # -- widgets ------------------------------------------------------------------------
+    def _build(self):
+        import ipywidgets as W
+        from ipycanvas import MultiCanvas
+
+        w, h = self.state.display_size
+        self.canvas = MultiCanvas(3, width=w, height=h)
+        self.canvas.layout.width, self.canvas.layout.height = f"{w}px", f"{h}px"
+        self._mode = W.ToggleButtons(options=[("points", "points"), ("brush", "brush"), ("erase", "erase")],
+                                     value="points", style={"button_width": "64px"})
+        self._radius = W.IntSlider(value=max(2, round(max(self.state.size) / 24)), min=1,
+                                   max=max(4, max(self.state.size) // 4), description="radius")
+        self._prompt = W.Text(value=self.state.prompt, placeholder="prompt (optional)", description="prompt")
+        self._prompt.observe(lambda ch: setattr(self.state, "prompt", ch["new"]), "value")
+        buttons = {"undo": self.undo, "redo": self.redo, "remove pair": self.remove_pair, "clear": self.clear,
+                   "auto region": self.auto_region, "accept region": self.accept_region}
+        self._buttons = {}
+        for label, fn in buttons.items():
+            b = W.Button(description=label, layout=W.Layout(width="auto"))
+            b.on_click(lambda _b, fn=fn: fn())
+            self._buttons[label] = b
+        self._info = W.HTML()
+        self._help = W.HTML(f"<small>{SHORTCUTS}</small>")
+        self.widget = W.VBox([W.HBox([self._mode, self._radius]), self.canvas,
+                              W.HBox(list(self._buttons.values())), self._prompt, self._info, self._help])
+        self.canvas.on_mouse_down(self._down)
+        self.canvas.on_mouse_move(self._drag)
+        self.canvas.on_mouse_up(self._up)
+        self.canvas.on_key_down(self._key)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    # -- events -------------------------------------------------------------------------
+    def _down(self, x, y):
+        if self._mode.value == "points":
+            self._grab = self.state.point_at(x, y)
+            if self._grab is not None:
+                self.state.checkpoint()
+            else:
+                self.state.click(x, y)
+            self.redraw()
+        else:
+            self.state.checkpoint()
+            self._painting = True
+            self.state.paint(x, y, self._radius.value, self._mode.value == "brush")
+            self.redraw(points=False)
+
+    def _drag(self, x, y):
+        if self._grab is not None:
+            self.state.move(self._grab, x, y)
+            self.redraw(mask=False)
+        elif self._painting:
+            self.state.paint(x, y, self._radius.value, self._mode.value == "brush")
+            self.redraw(points=False)
+
+    def _up(self, x, y):
+        self._grab = None
+        self._painting = False
+
+    def _key(self, key, shift, ctrl, meta):
+        actions = {"z": self.undo, "y": self.redo, "x": self.remove_pair, "a": self.auto_region}
+        modes = {"p": "points", "b": "brush", "e": "erase"}
+        if key.lower() in modes:
+            self._mode.value = modes[key.lower()]
+        elif key.lower() in actions:
+            actions[key.lower()]()
+
+    # -- actions --------------------------------------------------------------------------
+    def undo(self):
+        self.state.undo()
+        self.redraw()
+
+    def redo(self):
+        self.state.redo()
+        self.redraw()
+
+    def remove_pair(self, i: int = -1):
+        self.state.remove_pair(i)
+        self.redraw()
+
+    def clear(self):
+        self.state.clear()
+        self._suggestion = None
+        self.redraw()
+
+    def auto_region(self):
+        """Show ``find_region`` for the latest handle (orange); "accept region" adds it to the mask."""
+        if self.model is None or not self.state.handles:
+            self._info.value = "auto region needs <code>model=</code> and at least one handle"
+            return
+        from .region import find_region
+
+        self._suggestion = find_region(self.model, self.state.image, self.state.handles[-1])
+        self._info.value = f"suggested region: {int(self._suggestion.sum())} pixels; click <b>accept region</b>"
+        self.redraw(points=False)
+
+    def accept_region(self):
+        if self._suggestion is None:
+            return
+        self.state.checkpoint()
+        self.state.mask = self.state.mask | self._suggestion
+        self._suggestion = None
+        self.redraw()
+
+    # -- drawing --------------------------------------------------------------------------
+    def redraw(self, image: bool = False, mask: bool = True, points: bool = True):
+        from ipycanvas import hold_canvas
+
+        s = self.state
+        w, h = s.display_size
+        big = Image.NEAREST if s.scale >= 1 else Image.LANCZOS
+        with hold_canvas():
+            if image:
+                self.canvas[0].put_image_data(np.asarray(s.image.resize((w, h), big)), 0, 0)
+            if mask:
+                over = _rgba(s.mask)
+                if self._suggestion is not None:
+                    over[self._suggestion & ~s.mask] = (255, 150, 30, 90)
+                layer = Image.fromarray(over, "RGBA").resize((w, h), Image.NEAREST)
+                self.canvas[1].clear()
+                self.canvas[1].put_image_data(np.asarray(layer), 0, 0)
+            if points:
+                self._draw_points()
+        n = len(s.handles)
+        pending = " — click its target" if len(s.targets) < n else ""
+        self._info.value = self._info.value if not points else (
+            f"{n} handle(s), {len(s.targets)} target(s){pending}; mask {int(s.mask.sum())} px; "
+            f"image {s.size[0]}x{s.size[1]} shown x{s.scale:.2f}")
+
+    def _draw_points(self):
+        c = self.canvas[2]
+        c.clear()
+        s = self.state
+        for i, hp in enumerate(s.handles):
+            hx, hy = s.to_display(*hp)
+            if i < len(s.targets):
+                tx, ty = s.to_display(*s.targets[i])
+                c.stroke_style, c.line_width = "white", 4
+                c.stroke_line(hx, hy, tx, ty)
+                c.stroke_style, c.line_width = "black", 1.5
+                c.stroke_line(hx, hy, tx, ty)
+                c.fill_style = "#1e88e5"
+                c.fill_circle(tx, ty, 6)
+                c.stroke_style, c.line_width = "white", 1.5
+                c.stroke_circle(tx, ty, 6)
+            c.fill_style = "#e53935"
+            c.fill_circle(hx, hy, 6)
+            c.stroke_style, c.line_width = "white", 1.5
+            c.stroke_circle(hx, hy, 6)
+            c.fill_style, c.font = "white", "bold 12px sans-serif"
+            c.fill_text(str(i + 1), hx + 8, hy - 8)
