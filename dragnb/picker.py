@@ -351,11 +351,15 @@ class PointPicker:
                 self.canvas[1].put_image_data(np.asarray(layer), 0, 0)
             if points:
                 self._draw_points()
+        if self._suggestion is None:
+            self._info.value = self.status()
+
+    def status(self) -> str:
+        s = self.state
         n = len(s.handles)
         pending = " — click its target" if len(s.targets) < n else ""
-        self._info.value = self._info.value if not points else (
-            f"{n} handle(s), {len(s.targets)} target(s){pending}; mask {int(s.mask.sum())} px; "
-            f"image {s.size[0]}x{s.size[1]} shown x{s.scale:.2f}")
+        return (f"{n} handle(s), {len(s.targets)} target(s){pending}; mask {int(s.mask.sum())} px; "
+                f"image {s.size[0]}x{s.size[1]} shown x{s.scale:.2f}")
 
     def _draw_points(self):
         c = self.canvas[2]

@@ -1,0 +1,151 @@
+"""The point picker in a real browser: JupyterLab on loopback, Debian's Chromium, Playwright.
+
+Clicks and a brush stroke on the canvas, then the kernel writes what the picker holds;
+the test checks it against where it clicked, in the original image's pixels (the image
+is shown scaled). Skipped where Chromium or Playwright is missing; ``.ci/run`` installs both.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pw = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
+
+W, H = 100, 75          # shown at x4: 400 x 300 display pixels
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _notebook(folder: Path) -> Path:
+    cells = [nbformat.v4.new_code_cell(
+        "import numpy as np, dragnb\n"
+        f"rng = np.random.default_rng(0)\nimage = rng.integers(0, 255, ({H}, {W}, 3), dtype=np.uint8)\n"
+        "picker = dragnb.PointPicker(image)\npicker"),
+        nbformat.v4.new_code_cell(
+            "import json\n"
+            "json.dump({'handles': picker.handles, 'targets': picker.targets, 'scale': picker.state.scale,\n"
+            "           'mask': np.argwhere(picker.mask).tolist()}, open('state.json', 'w'))")]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    path = folder / "picker.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    _notebook(root)
+    settings = root / "_settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    port = _free_port()
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(root / "_settings"), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+         f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", "--ServerApp.allow_root=True",
+         "--LabApp.extension_manager=readonly", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        if proc.poll() is not None:
+            break
+        try:
+            urllib.request.urlopen(url + "/api/status", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    if proc.poll() is not None:
+        pytest.fail("JupyterLab did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url, root
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _run_cell(page, index: int):
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
+    url, root = lab
+    rng = np.random.default_rng(1)
+    clicks = []  # ten random display positions, far enough apart not to grab an earlier point
+    while len(clicks) < 10:
+        c = rng.uniform([10, 10], [390, 290])
+        if all(np.hypot(*(c - d)) > 25 for d in clicks):
+            clicks.append(c)
+    clicks = np.array(clicks)
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/lab/tree/picker.ipynb")
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+            page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
+            canvas = page.locator(".jp-OutputArea-output canvas").last
+            for attempt in range(4):  # the first Shift+Enter can reach the page before the kernel
+                _run_cell(page, 0)
+                try:
+                    canvas.wait_for(timeout=20_000)
+                    break
+                except pw.TimeoutError:
+                    page.screenshot(path=str(root / f"no-canvas-{attempt}.png"))
+            time.sleep(1.0)
+            box = canvas.bounding_box()
+            assert abs(box["width"] - 400) < 1 and abs(box["height"] - 300) < 1
+            for x, y in clicks:
+                page.mouse.click(box["x"] + x, box["y"] + y)
+                time.sleep(0.15)
+            page.get_by_text("brush", exact=True).click()
+            stroke = [(60 + 20 * i, 150) for i in range(8)]
+            page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+            page.mouse.down()
+            for x, y in stroke[1:]:
+                page.mouse.move(box["x"] + x, box["y"] + y, steps=3)
+                time.sleep(0.05)
+            page.mouse.up()
+            time.sleep(0.5)
+            _run_cell(page, 1)
+            for _ in range(120):
+                if (root / "state.json").exists():
+                    break
+                time.sleep(0.25)
+            page.screenshot(path=str(root / "screenshot.png"))
+        finally:
+            browser.close()
+    state = json.loads((root / "state.json").read_text())
+    assert state["scale"] == 4.0
+    expected = (clicks + 0.5) / 4 - 0.5  # display -> image pixels
+    got = np.array([p for pair in zip(state["handles"], state["targets"]) for p in pair])
+    assert got.shape == (10, 2)
+    err = np.abs(got - expected).max()
+    print(f"ten clicks on a x4 display: largest error {err:.3f} image pixels")
+    assert err <= 1.0, f"clicks landed {err:.2f} image pixels off"
+    mask = np.array(state["mask"])  # (row, col) of painted pixels
+    assert len(mask) > 0
+    for x, y in stroke:
+        ix, iy = (x + 0.5) / 4 - 0.5, (y + 0.5) / 4 - 0.5
+        assert np.min(np.hypot(mask[:, 1] - ix, mask[:, 0] - iy)) <= 1.0
