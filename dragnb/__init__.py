@@ -26,6 +26,7 @@ from .drag import DragOptions
 from .session import DragResult, DragSession, DragStep, drag
 from .session import auto_mask as drag_region
 from .picker import PickerState, PointPicker
+from .widgets import DragWidget
 from .dragbench import read_sample, write_sample
 
 __version__ = "0.1.0"
@@ -33,4 +34,4 @@ __all__ = ["load", "DiffusionModel", "WeightsNotFoundError", "dift_features", "F
            "similarity_map", "match_points", "find_region", "region_steps", "Region", "invert",
            "denoise", "generate", "Inversion", "Geometry", "load_image", "plots", "drag", "DragSession",
            "DragStep", "DragResult", "DragOptions", "drag_region",
-           "PointPicker", "PickerState", "read_sample", "write_sample"]
+           "PointPicker", "PickerState", "DragWidget", "read_sample", "write_sample"]
