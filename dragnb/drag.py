@@ -53,7 +53,6 @@ class DragOptions:
     lora_lr: float = None        # 5e-4
     reference_blocks: tuple = None   # up-blocks whose self-attention uses the original's K/V
     preview_every: int = 0       # decode a preview every k steps (0: never)
-    guidance: float = 1.0        # no classifier-free guidance for real images
 
     def resolve(self, model: DiffusionModel) -> "DragOptions":
         """Fill every ``None`` from the model's ``drag`` defaults, then the published ones."""
@@ -91,7 +90,8 @@ def unet_features(model: DiffusionModel, z: torch.Tensor, t: int, emb: torch.Ten
     kw = {"encoder_hidden_states": emb.expand(z.shape[0], -1, -1)}
     if full:
         grab = {}
-        handle = block.register_forward_hook(lambda m, i, o: grab.__setitem__("f", o))
+        handle = block.register_forward_hook(
+            lambda m, i, o: grab.__setitem__("f", o[0] if isinstance(o, tuple) else o))
         try:
             eps = model.eps(model.unet(*args, **kw).sample, z, t)
         finally:
@@ -114,7 +114,10 @@ def motion_loss(feats: torch.Tensor, handles: torch.Tensor, targets: torch.Tenso
                 active: torch.Tensor) -> torch.Tensor:
     """Pull the patch around each active handle one unit step towards its target.
 
-    feats (C, h, w); handles, targets (N, 2) in cells; active (N,) bool. Returns a scalar.
+    feats (C, h, w); handles, targets (N, 2) in cells; active (N,) bool. Returns a scalar:
+    per handle, the L1 difference averaged over channels and summed over the patch's
+    cells (DragDiffusion's ``(2 r_m + 1)^2 * l1_loss``), so its balance with the summed
+    preservation term (lambda) is the published one.
     """
     loss = feats.new_zeros(())
     off = _patch(r_m).to(feats.device)
@@ -124,7 +127,7 @@ def motion_loss(feats: torch.Tensor, handles: torch.Tensor, targets: torch.Tenso
         d = (t - h) / (t - h).norm().clamp_min(1e-6)
         here = sample(feats, (h + off).cpu().numpy()).detach()
         moved = sample(feats, (h + d + off).cpu().numpy())
-        loss = loss + (moved - here).abs().mean()
+        loss = loss + (moved - here).abs().mean(1).sum()
     return loss
 
 
@@ -137,7 +140,7 @@ def track(feats: torch.Tensor, originals: torch.Tensor, handles: torch.Tensor, r
     c, h, w = feats.shape
     out = handles.clone()
     for i, (p, f0) in enumerate(zip(handles, originals)):
-        x0, y0 = int(round(float(p[0]))), int(round(float(p[1])))
+        x0, y0 = int(np.floor(float(p[0]) + 0.5)), int(np.floor(float(p[1]) + 0.5))
         xa, xb = max(0, x0 - r_p), min(w, x0 + r_p + 1)
         ya, yb = max(0, y0 - r_p), min(h, y0 + r_p + 1)
         dist = (feats[:, ya:yb, xa:xb] - f0[:, None, None]).abs().sum(0)
@@ -164,24 +167,30 @@ class Problem:
     handles: torch.Tensor      # (N, 2) cells, where the handles start
     targets: torch.Tensor      # (N, 2) cells
     keep: torch.Tensor         # (1, 1, h, w) latent cells to keep (1) or edit (0)
+    z_start: torch.Tensor = None       # where the optimisation starts (default: z_t); a resumed run
+    handles_now: torch.Tensor = None   # where the handles are at the start (default: handles)
+    first_step: int = 0
 
 
 def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
     """Yield (step, handles (N, 2) cells, losses dict, latent) after each completed step.
 
-    The last item has ``losses["done"] = True`` when every handle arrived.
+    ``handles`` are where tracking found them on the latent the step started from. The
+    last item has ``losses["done"] = True``: every handle arrived (no update made), or the
+    step budget is spent (the handles tracked once more on the final latent).
     """
     full = opt.preserve == "step"
     with torch.no_grad():
         f0, eps0 = unet_features(model, prob.z_t, prob.t, prob.emb, opt.up_block, prob.grid, full)
         originals = sample(f0, prob.handles.cpu().numpy())
         ref = ddim_move(model, prob.z_t, eps0, prob.t, prob.t_next).float() if full else prob.z_t.float()
-    z = prob.z_t.detach().float().clone().requires_grad_(True)
+    start = prob.z_t if prob.z_start is None else prob.z_start
+    z = start.detach().float().clone().requires_grad_(True)
     adam = torch.optim.Adam([z], lr=opt.lr)
-    handles = prob.handles.clone()
+    handles = (prob.handles if prob.handles_now is None else prob.handles_now).clone()
     cuda = model.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if cuda and model.dtype == torch.float16 else None
-    for step in range(int(opt.max_iters)):
+    for step in range(prob.first_step, int(opt.max_iters)):
         with torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
             feats, eps = unet_features(model, z, prob.t, prob.emb, opt.up_block, prob.grid, full)
         if step > 0:
@@ -204,6 +213,12 @@ def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
             loss.backward()
             adam.step()
         yield step, handles.clone(), {"motion": float(lm.detach()), "preserve": float(lp.detach()), "done": False}, z.detach().clone()
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
+        feats, _ = unet_features(model, z, prob.t, prob.emb, opt.up_block, prob.grid, False)
+    handles = track(feats, originals, handles, opt.r_p)
+    arrived = bool(((handles - prob.targets).norm(dim=1) <= opt.tolerance).all())
+    yield int(opt.max_iters), handles.clone(), {"motion": 0.0, "preserve": 0.0, "done": arrived,
+                                                "final": True}, z.detach().clone()
 
 
 def as_cells(points: np.ndarray, device) -> torch.Tensor:

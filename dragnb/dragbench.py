@@ -72,6 +72,8 @@ def read_sample(folder) -> Sample:
         if not (folder / name).exists():
             raise ValueError(f"{folder} is not a DragBench sample: {name} is missing")
     meta = read_meta(folder / "meta_data.pkl")
+    if not isinstance(meta, dict):
+        raise ValueError(f"{folder}: meta_data.pkl holds a {type(meta).__name__}, not DragBench's dict")
     image = load_image(folder / "original_image.png")
     pts = np.asarray(meta.get("points", []), dtype=np.float64).reshape(-1, 2)
     if len(pts) % 2:

@@ -26,7 +26,9 @@ def load_image(image) -> Image.Image:
     if isinstance(image, (str, os.PathLike)):
         if not os.path.exists(image):
             raise ValueError(f"image file not found: {image!s}")
-        image = Image.open(image)
+        from PIL import ImageOps
+
+        image = ImageOps.exif_transpose(Image.open(image))  # phone photos: upright as shown
         image.load()
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()

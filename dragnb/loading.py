@@ -244,8 +244,11 @@ def _offline_message(repo: str, why: str) -> str:
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick TCP probe of the hub; behind a proxy, assume reachable and let the download say."""
     from huggingface_hub import constants
 
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
     host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
     try:
         socket.create_connection((host, 443), timeout=timeout).close()
@@ -293,7 +296,9 @@ def _from_single_file(path: Path, dev, dt, config) -> DiffusionModel:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pipe = StableDiffusionPipeline.from_single_file(str(path), torch_dtype=dt, load_safety_checker=False, **kw)
+            pipe = StableDiffusionPipeline.from_single_file(
+                str(path), torch_dtype=dt, safety_checker=None, feature_extractor=None,
+                requires_safety_checker=False, **kw)
     except Exception as e:  # diffusers raises many kinds here; the user needs one message
         raise WeightsNotFoundError(
             f"could not load the single-file checkpoint {path}: {type(e).__name__}: {e}\n"

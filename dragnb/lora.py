@@ -29,46 +29,50 @@ def fit_identity_lora(model: DiffusionModel, z0: torch.Tensor, emb: torch.Tensor
         remove_lora(model, name)
     unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian",
                                 target_modules=TARGETS), adapter_name=name)
-    unet.enable_adapters()
-    unet.set_adapters([name])
-    params = [p for n, p in unet.named_parameters() if name in n]
-    for p in params:
-        p.requires_grad_(True)
-        p.data = p.data.float()
-    opt = torch.optim.AdamW(params, lr=lr)
-    g = torch.Generator("cpu").manual_seed(seed)
-    n_t = model.scheduler.config.num_train_timesteps
-    kind = model.scheduler.config.prediction_type
     losses = []
-    cast = torch.autocast("cuda", dtype=torch.float16) if model.device.type == "cuda" else _nothing()
-    for step in range(steps):
-        noise = torch.randn((batch, *z0.shape[1:]), generator=g).to(model.device)
-        t = torch.randint(0, n_t, (batch,), generator=g).to(model.device)
-        clean = z0.float().expand(batch, -1, -1, -1)
-        zt = model.scheduler.add_noise(clean, noise, t)
-        with cast:
-            out = unet(zt.to(model.dtype), t, encoder_hidden_states=emb.expand(batch, -1, -1)).sample
-        target = noise if kind == "epsilon" else model.scheduler.get_velocity(clean, noise, t)
-        loss = F.mse_loss(out.float(), target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if callback is not None:
-            callback(step, losses[-1])
-    for p in params:
-        p.requires_grad_(False)
-        p.data = p.data.to(model.dtype)
-    unet.disable_adapters()
+    try:
+        unet.enable_adapters()
+        unet.set_adapters([name])
+        params = [p for n, p in unet.named_parameters() if name in n]
+        for p in params:
+            p.requires_grad_(True)
+            p.data = p.data.float()
+        opt = torch.optim.AdamW(params, lr=lr)
+        g = torch.Generator("cpu").manual_seed(seed)
+        n_t = model.scheduler.config.num_train_timesteps
+        kind = model.scheduler.config.prediction_type
+        cuda = model.device.type == "cuda"
+        scaler = torch.amp.GradScaler("cuda") if cuda else None
+        for step in range(steps):
+            noise = torch.randn((batch, *z0.shape[1:]), generator=g).to(model.device)
+            t = torch.randint(0, n_t, (batch,), generator=g).to(model.device)
+            clean = z0.float().expand(batch, -1, -1, -1)
+            zt = model.scheduler.add_noise(clean, noise, t)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+                out = unet(zt.to(model.dtype), t, encoder_hidden_states=emb.expand(batch, -1, -1)).sample
+            target = noise if kind == "epsilon" else model.scheduler.get_velocity(clean, noise, t)
+            loss = F.mse_loss(out.float(), target)
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+            losses.append(loss.item())
+            if callback is not None:
+                callback(step, losses[-1])
+        for p in params:
+            p.requires_grad_(False)
+            p.data = p.data.to(model.dtype)
+    except BaseException:
+        remove_lora(model, name)  # interrupted or failed: leave the model as it was
+        raise
+    finally:
+        if getattr(unet, "peft_config", {}):
+            unet.disable_adapters()
     return losses
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 @contextmanager

@@ -32,18 +32,20 @@ def display_scale(size, min_side: int = MIN_SIDE, max_side: int = MAX_SIDE) -> f
 
 
 class PickerState:
-    """Handles, targets, mask and prompt of one edit, with undo/redo; no widgets.
+    """Handles, targets and mask of one edit (and its prompt), with undo/redo; no widgets.
 
-    Coordinates: ``to_image``/``to_display`` convert between display pixels and image
-    pixels (pixel centres at integers in both), clamped to the image.
+    Coordinates: ``to_image``/``to_display`` convert between canvas coordinates
+    (continuous: display pixel i spans [i, i+1), as ipycanvas reports mouse events) and
+    image pixels (centres at integers, as everywhere in dragnb), clamped to the image.
+    Undo covers points and mask; the prompt is plain text, outside the history.
     """
 
     def __init__(self, image, handles=None, targets=None, mask=None, prompt: str = "", scale=None):
         self.image = load_image(image)
         self.size = self.image.size
         self.scale = display_scale(self.size) if scale is None else float(scale)
-        self.handles = [tuple(map(float, p)) for p in (handles or [])]
-        self.targets = [tuple(map(float, p)) for p in (targets or [])]
+        self.handles = [tuple(map(float, p)) for p in ([] if handles is None else handles)]
+        self.targets = [tuple(map(float, p)) for p in ([] if targets is None else targets)]
         w, h = self.size
         self.mask = np.zeros((h, w), bool) if mask is None else self._check_mask(mask)
         self.prompt = prompt
@@ -62,15 +64,15 @@ class PickerState:
     # -- coordinates ----------------------------------------------------------------
     def to_image(self, x: float, y: float) -> tuple:
         w, h = self.size
-        return (float(np.clip((x + 0.5) / self.scale - 0.5, 0, w - 1)),
-                float(np.clip((y + 0.5) / self.scale - 0.5, 0, h - 1)))
+        return (float(np.clip(x / self.scale - 0.5, 0, w - 1)),
+                float(np.clip(y / self.scale - 0.5, 0, h - 1)))
 
     def to_display(self, x: float, y: float) -> tuple:
-        return ((x + 0.5) * self.scale - 0.5, (y + 0.5) * self.scale - 0.5)
+        return ((x + 0.5) * self.scale, (y + 0.5) * self.scale)
 
     # -- history ----------------------------------------------------------------------
     def snapshot(self):
-        return (list(self.handles), list(self.targets), self.mask.copy(), self.prompt)
+        return (list(self.handles), list(self.targets), self.mask.copy())
 
     def checkpoint(self) -> None:
         """Remember the current state for undo (call before each change)."""
@@ -79,7 +81,7 @@ class PickerState:
         self._redo.clear()
 
     def _restore(self, snap) -> None:
-        self.handles, self.targets, self.mask, self.prompt = list(snap[0]), list(snap[1]), snap[2].copy(), snap[3]
+        self.handles, self.targets, self.mask = list(snap[0]), list(snap[1]), snap[2].copy()
 
     def undo(self) -> bool:
         if not self._undo:

@@ -13,6 +13,7 @@ then finishes from there. The user's image, points and mask are never modified.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,8 +79,8 @@ def check_mask(mask, size) -> np.ndarray | str | None:
     if isinstance(mask, str):
         raise ValueError(f"mask must be None, 'all' or an (H, W) array, got {mask!r}")
     m = np.asarray(mask)
-    if m.ndim == 3 and m.shape[2] in (1, 3, 4):
-        m = m[..., 0]
+    if m.ndim == 3 and m.shape[2] in (1, 3, 4):  # a mask image: painted (non-black) = editable
+        m = m[..., :3].max(-1)
     if m.shape != (size[1], size[0]):
         raise ValueError(f"mask has shape {m.shape} but the image is {size[0]}x{size[1]} "
                          f"(expected ({size[1]}, {size[0]}))")
@@ -89,11 +90,13 @@ def check_mask(mask, size) -> np.ndarray | str | None:
     return m
 
 
-def auto_mask(model: DiffusionModel, image, handles, targets, grow: int | None = None) -> np.ndarray:
+def auto_mask(model: DiffusionModel, image, handles, targets, grow: int | None = None,
+              prompt: str = "") -> np.ndarray:
     """The region under each handle (``find_region``), swept along its path to the target."""
+    image = load_image(image)
     w, h = image.size
     grow = max(1, round(max(w, h) / 32)) if grow is None else grow
-    feats = dift_features(model, image)
+    feats = dift_features(model, image, prompt=prompt)
     out = np.zeros((h, w), bool)
     for hp, tp in zip(handles, targets):
         region = find_region(model, image, hp, features=feats)
@@ -143,6 +146,7 @@ class DragSession:
         self._lora = None
         self._latent = None      # the latent after the last completed step
         self._handles = self.start.copy()
+        self._started = False
         self._arrived = False
         self._result = None
 
@@ -171,7 +175,8 @@ class DragSession:
         with use_lora(m, self._lora):
             self.inversion = self._timed("inversion", invert, m, self.image, self.prompt, o.strength, o.steps)
         if self.user_mask is None:
-            self.mask = self._timed("region", auto_mask, m, self.image, self.start, self.targets)
+            self.mask = self._timed("region", auto_mask, m, self.image, self.start, self.targets,
+                                    prompt=self.prompt)
         elif isinstance(self.user_mask, str):
             self.mask = np.ones((self.image.height, self.image.width), bool)
         else:
@@ -179,6 +184,7 @@ class DragSession:
         self._latent = self.inversion.latent.detach().clone()
 
     def _problem(self) -> Problem:
+        """The optimisation's inputs on the feature grid; resumes from the last completed step."""
         inv, o = self.inversion, self.options
         mw, mh = inv.geometry.model
         grid = (max(1, round(mw * o.feature_scale)), max(1, round(mh * o.feature_scale)))
@@ -188,13 +194,27 @@ class DragSession:
         editable = F.interpolate(editable, size=z.shape[-2:], mode="area") > 0
         keep = (~editable).float().to(z.device)
         t_next = inv.timesteps[1] if len(inv.timesteps) > 1 else None
-        return Problem(z, inv.timestep, t_next, inv.embedding, grid,
-                       as_cells(geo.to_grid(self.start, grid), z.device),
-                       as_cells(geo.to_grid(self.targets, grid), z.device), keep)
+        start = as_cells(geo.to_grid(self.start, grid), z.device)
+        targets = as_cells(geo.to_grid(self.targets, grid), z.device)
+        short = (targets - start).norm(dim=1) <= o.tolerance
+        if short.any() and not self.history:
+            warnings.warn(f"handle {int(short.nonzero()[0, 0])} is within the stop tolerance of its target "
+                          f"({o.tolerance} feature cells): it will not move. Drag further, or lower tolerance.")
+        return Problem(z, inv.timestep, t_next, inv.embedding, grid, start, targets, keep,
+                       z_start=self._latent, handles_now=as_cells(geo.to_grid(self._handles, grid), z.device),
+                       first_step=self.history[-1].step + 1 if self.history else 0)
 
     def run(self):
-        """Yield a DragStep per optimisation step; stops early when every handle arrived."""
+        """Yield a DragStep per optimisation step; stops early when every handle arrived.
+
+        After an interruption, calling ``run()`` again continues from the last completed step.
+        """
+        if self._result is not None:
+            raise ValueError("this session has finished; start a new DragSession (e.g. on result.image)")
+        if self._arrived:
+            return
         self.prepare()
+        self._started = True
         prob = self._problem()
         o = self.options
         geo = self.inversion.geometry
@@ -210,8 +230,9 @@ class DragSession:
                 handles = geo.from_grid(cells.cpu().numpy(), prob.grid)
                 dist = float(np.linalg.norm(handles - self.targets, axis=1).max())
                 self._handles = handles
-                if losses.pop("done"):
-                    self._arrived = True
+                done, final = losses.pop("done"), losses.pop("final", False)
+                if done or final:
+                    self._arrived = done
                     break
                 self._latent = z
                 preview = None
@@ -236,7 +257,7 @@ class DragSession:
         """Finish (running any steps left) and denoise the last completed latent."""
         if self._result is not None:
             return self._result
-        if self.inversion is None or (not self.history and not self._arrived):
+        if not self._started:
             for _ in self.run():
                 pass
         m, inv = self.model, self.inversion

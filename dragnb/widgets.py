@@ -123,7 +123,8 @@ class DragWidget:
         if self.compare.value == "before":
             self._set_view(annotate(r.original, [[tuple(h)] for h in r.start], r.targets, scale))
         else:
-            paths = [[tuple(s)] + [tuple(st.handles[i]) for st in r.history] for i, s in enumerate(r.start)]
+            paths = [[tuple(s)] + [tuple(st.handles[i]) for st in r.history] + [tuple(r.handles[i])]
+                     for i, s in enumerate(r.start)]
             self._set_view(annotate(r.image, paths, r.targets, scale))
 
     def continue_from_result(self):

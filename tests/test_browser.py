@@ -138,7 +138,7 @@ def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
             browser.close()
     state = json.loads((root / "state.json").read_text())
     assert state["scale"] == 4.0
-    expected = (clicks + 0.5) / 4 - 0.5  # display -> image pixels
+    expected = clicks / 4 - 0.5  # canvas coordinates (pixel i spans [i, i+1)) -> image pixel centres
     got = np.array([p for pair in zip(state["handles"], state["targets"]) for p in pair])
     assert got.shape == (10, 2)
     err = np.abs(got - expected).max()
@@ -147,5 +147,5 @@ def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
     mask = np.array(state["mask"])  # (row, col) of painted pixels
     assert len(mask) > 0
     for x, y in stroke:
-        ix, iy = (x + 0.5) / 4 - 0.5, (y + 0.5) / 4 - 0.5
+        ix, iy = x / 4 - 0.5, y / 4 - 0.5
         assert np.min(np.hypot(mask[:, 1] - ix, mask[:, 0] - iy)) <= 1.0

@@ -100,3 +100,38 @@ def test_lora_is_fitted_used_and_removed(tiny_sd, scene_image):
                     **{**FAST, "max_iters": 1})
     assert len(r.lora_losses) == 3 and "lora" in r.timings
     assert not getattr(tiny_sd.unet, "peft_config", {})
+
+
+def test_run_again_after_an_interruption_continues_where_it_stopped(tiny_sd, scene_image):
+    s = dragnb.DragSession(tiny_sd, scene_image, [(15, 13)], [(25, 13)], tolerance=0.0, **FAST)
+    with pytest.raises(KeyboardInterrupt):
+        for st in s.run():
+            if st.step == 1:
+                raise KeyboardInterrupt
+    more = list(s.run())
+    assert [st.step for st in more] == [2, 3]
+    assert [st.step for st in s.history] == [0, 1, 2, 3]
+    s.result()
+    with pytest.raises(ValueError, match="finished"):
+        next(s.run())
+
+
+def test_motion_loss_sums_the_patch_as_dragdiffusion():
+    feats = torch.zeros(2, 9, 9)
+    feats[:, :, 5:] = 1.0  # a step edge one column right of the handle's patch
+    h, t = torch.tensor([[3.0, 4.0]]), torch.tensor([[8.0, 4.0]])
+    # moving the 3x3 patch one cell right shifts its right column (3 cells) across the edge
+    assert float(motion_loss(feats, h, t, 1, torch.tensor([True]))) == pytest.approx(3.0)
+
+
+def test_an_interrupted_lora_fit_leaves_the_model_as_it_was(tiny_sd, scene_image):
+    from dragnb.lora import fit_identity_lora
+
+    def stop(step, loss):
+        raise KeyboardInterrupt
+
+    z0 = dragnb.invert(tiny_sd, scene_image, steps=4).z0
+    with pytest.raises(KeyboardInterrupt):
+        fit_identity_lora(tiny_sd, z0, tiny_sd.embed(""), steps=5, callback=stop)
+    assert not getattr(tiny_sd.unet, "peft_config", {})
+    assert not any(p.requires_grad for p in tiny_sd.unet.parameters())

@@ -26,7 +26,7 @@ def test_display_clicks_map_to_image_pixels_and_back(size):
     for x, y in rng.uniform([0, 0], [w - 1, h - 1], (10, 2)):
         ix, iy = s.to_image(x, y)
         assert 0 <= ix <= size[0] - 1 and 0 <= iy <= size[1] - 1
-        assert np.allclose(s.to_display(ix, iy), (x, y), atol=s.scale)  # clamping at the edge only
+        assert np.allclose(s.to_display(ix, iy), (x, y), atol=s.scale / 2)  # clamping at the edge only
     assert s.to_image(*s.to_display(10.0, 7.0)) == (10.0, 7.0)
 
 
@@ -37,13 +37,13 @@ def test_clicks_alternate_handle_and_target_and_points_can_be_dragged(scene_imag
     grab = s.point_at(61, 11)
     assert grab == ("target", 0)
     s.move(grab, 81.5, 41.5)
-    assert s.targets[0] == (20.0, 10.0)  # (81.5 + 0.5) / 4 - 0.5
+    assert s.targets[0] == (19.875, 9.875)  # 81.5 / 4 - 0.5
 
 
 def test_undo_and_redo(scene_image):
     s = PickerState(scene_image, scale=1)
-    s.click(1, 1)
-    s.click(5, 5)
+    s.click(1.5, 1.5)
+    s.click(5.5, 5.5)  # canvas coordinates: the centre of pixel 5
     s.checkpoint()
     s.paint(10, 10, 3)
     assert s.mask.sum() > 0
