@@ -1,4 +1,4 @@
-"""The point picker in a real browser: JupyterLab on loopback, Debian's Chromium, Playwright.
+"""The point picker in a real browser: JupyterLab 4 and Notebook 7 on loopback, Debian's Chromium, Playwright.
 
 Clicks and a brush stroke on the canvas, then the kernel writes what the picker holds;
 the test checks it against where it clicked, in the original image's pixels (the image
@@ -47,9 +47,13 @@ def _notebook(folder: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lab")
+@pytest.fixture(scope="module", params=["lab", "notebook"])
+def lab(request, tmp_path_factory):
+    """A Jupyter server (JupyterLab 4 or Notebook 7) on loopback: (url of the notebook, root)."""
+    app = request.param
+    if app == "notebook":
+        pytest.importorskip("notebook")
+    root = tmp_path_factory.mktemp(app)
     _notebook(root)
     settings = root / "_settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
@@ -57,7 +61,7 @@ def lab(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(root / "_settings"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+        [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
          f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", "--ServerApp.allow_root=True",
          "--LabApp.extension_manager=readonly", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
@@ -73,7 +77,7 @@ def lab(tmp_path_factory):
             time.sleep(0.5)
     if proc.poll() is not None:
         pytest.fail("JupyterLab did not start: " + proc.stdout.read().decode()[-2000:])
-    yield url, root
+    yield (f"{url}/lab/tree/picker.ipynb" if app == "lab" else f"{url}/notebooks/picker.ipynb"), root
     proc.terminate()
     try:
         proc.wait(10)
@@ -102,7 +106,7 @@ def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
             "--no-first-run", "--disable-sync"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{url}/lab/tree/picker.ipynb")
+            page.goto(url)
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
             page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
             canvas = page.locator(".jp-OutputArea-output canvas").last

@@ -34,7 +34,7 @@ from .scenes import random_scene
 N_SCENES = 30_000          # training scenes: seeds 0 .. N_SCENES-1 (held-apart: >= 1_000_000)
 VAE_STEPS, VAE_BATCH, VAE_LR = 1600, 32, 1e-3
 KL_WEIGHT = 1e-6
-UNET_STEPS, UNET_BATCH, UNET_LR = 3600, 64, 1e-3
+UNET_STEPS, UNET_BATCH, UNET_LR = 2400, 64, 1e-3
 WARMUP = 200
 CAPTION_DROP = 0.1
 EMA_DECAY = 0.999
