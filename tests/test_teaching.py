@@ -1,0 +1,61 @@
+"""The teaching model and its scene world: the quick versions of ``dragnb.teaching.checks``."""
+import numpy as np
+import pytest
+
+import dragnb
+from dragnb.teaching import checks
+from dragnb.teaching.scenes import random_scene, render_batch
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return dragnb.load("tiny", device="cpu", verbose=False)
+
+
+def test_scenes_are_deterministic_by_seed():
+    assert np.array_equal(render_batch([5, 6]), render_batch([5, 6]))
+    assert not np.array_equal(render_batch([5]), render_batch([6]))
+
+
+def test_a_moved_object_moves_its_keypoints_and_mask_by_the_offset():
+    scene = random_scene(11)
+    i = scene.draggable()[-1]
+    moved = scene.moved(i, dx=0.125)
+    for (j, name), (x, y) in scene.keypoints(64, inside=False).items():
+        x2, y2 = moved.keypoints(64, inside=False)[(j, name)]
+        assert (x2 - x, y2 - y) == pytest.approx((8.0 if j == i else 0.0, 0.0))
+    assert scene.masks(64)[i].sum() > 0
+
+
+def test_reshaping_moves_only_that_keypoint():
+    scene = next(s for s in (random_scene(k) for k in range(50))
+                 if any(o.kind == "mountain" for o in s.objects))
+    i = next(k for k, o in enumerate(scene.objects) if o.kind == "mountain")
+    raised = scene.reshaped(i, "peak", dy=-0.1)
+    before, after = scene.keypoints(64, inside=False), raised.keypoints(64, inside=False)
+    assert after[(i, "peak")][1] == pytest.approx(before[(i, "peak")][1] - 6.4)
+    assert raised.masks(64)[i].sum() > scene.masks(64)[i].sum()
+
+
+def test_captions_are_scene_words_the_tokenizer_keeps_whole(tiny):
+    caption = random_scene(3).caption()
+    tokens = tiny.tokenizer.convert_ids_to_tokens(tiny.tokenizer(caption).input_ids)[1:-1]
+    assert all(t.endswith("</w>") for t in tokens), tokens
+
+
+def test_the_teaching_model_is_a_64px_stable_diffusion(tiny):
+    assert tiny.native_size == 64 and tiny.vae_factor == 4 and tiny.unet.config.in_channels == 4
+    assert set(tiny.defaults) >= {"dift_t", "dift_up_block"}
+
+
+def test_autoencoder_reconstructs_held_apart_scenes(tiny):
+    assert checks.autoencoder_check(tiny, n=8)["psnr"] >= 28
+
+
+def test_inversion_then_denoising_reconstructs_held_apart_scenes(tiny):
+    assert checks.inversion_check(tiny, n=2)["min"] >= 25
+
+
+def test_dift_matches_moved_objects_far_better_than_raw_pixels(tiny):
+    ours, base = checks.pck(tiny, checks.correspondence_pairs(8))
+    assert ours >= 0.8 and ours > base + 0.3
