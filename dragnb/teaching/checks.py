@@ -149,7 +149,7 @@ def figures(model: DiffusionModel, folder: Path, samples, prompts, pairs, loss_c
                    title="teaching model training loss").savefig(folder / "teaching_loss.png", dpi=100)
     image_grid(samples[:24], cols=8, titles=None, scale=2).savefig(folder / "teaching_samples.png", dpi=100)
     flat = [im for pair in pairs[:8] for im in pair]
-    image_grid(flat, cols=8, titles=["scene", "reconstruction"] * 4, scale=2).savefig(
+    image_grid(flat, cols=8, titles=["scene", "reconstruction"] * 8, scale=2).savefig(
         folder / "teaching_reconstructions.png", dpi=100)
 
 
