@@ -204,14 +204,7 @@ def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
         moved = ddim_move(model, z, eps, prob.t, prob.t_next).float() if full else z
         lp = preservation_loss(moved, ref, prob.keep)
         loss = lm + opt.lam * lp
-        adam.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(adam)
-            scaler.update()
-        else:
-            loss.backward()
-            adam.step()
+        optimizer_step(loss, adam, scaler)
         yield step, handles.clone(), {"motion": float(lm.detach()), "preserve": float(lp.detach()), "done": False}, z.detach().clone()
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
         feats, _ = unet_features(model, z, prob.t, prob.emb, opt.up_block, prob.grid, False)
@@ -219,6 +212,18 @@ def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
     arrived = bool(((handles - prob.targets).norm(dim=1) <= opt.tolerance).all())
     yield int(opt.max_iters), handles.clone(), {"motion": 0.0, "preserve": 0.0, "done": arrived,
                                                 "final": True}, z.detach().clone()
+
+
+def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler=None) -> None:
+    """zero_grad, backward and step, through the fp16 GradScaler when one is given."""
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    else:
+        loss.backward()
+        opt.step()
 
 
 def as_cells(points: np.ndarray, device) -> torch.Tensor:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
+from .drag import optimizer_step
 from .loading import DiffusionModel
 
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
@@ -52,14 +53,7 @@ def fit_identity_lora(model: DiffusionModel, z0: torch.Tensor, emb: torch.Tensor
                 out = unet(zt.to(model.dtype), t, encoder_hidden_states=emb.expand(batch, -1, -1)).sample
             target = noise if kind == "epsilon" else model.scheduler.get_velocity(clean, noise, t)
             loss = F.mse_loss(out.float(), target)
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
+            optimizer_step(loss, opt, scaler)
             losses.append(loss.item())
             if callback is not None:
                 callback(step, losses[-1])
