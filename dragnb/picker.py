@@ -18,7 +18,9 @@ from .images import load_image
 
 MIN_SIDE, MAX_SIDE = 384, 640
 HIT = 9          # display pixels within which a click grabs an existing point
-SHORTCUTS = "p points · b brush · e erase · z undo · y redo · x remove last pair · a auto region"
+# Keys no notebook binds in command mode (JupyterLab, Notebook 7, VS Code): a, b, x, y, z... would
+# insert, cut or retype cells there, and Lumino takes them before the canvas sees them.
+SHORTCUTS = "p points · w brush · e erase · u undo · U redo · q remove last pair · g auto region"
 
 
 def display_scale(size, min_side: int = MIN_SIDE, max_side: int = MAX_SIDE) -> float:
@@ -290,12 +292,16 @@ class PointPicker:
         self._painting = False
 
     def _key(self, key, shift, ctrl, meta):
-        actions = {"z": self.undo, "y": self.redo, "x": self.remove_pair, "a": self.auto_region}
-        modes = {"p": "points", "b": "brush", "e": "erase"}
-        if key.lower() in modes:
-            self._mode.value = modes[key.lower()]
-        elif key.lower() in actions:
-            actions[key.lower()]()
+        if ctrl or meta:
+            return
+        if key == "U" or (key == "u" and shift):
+            return self.redo()
+        actions = {"u": self.undo, "q": self.remove_pair, "g": self.auto_region}
+        modes = {"p": "points", "w": "brush", "e": "erase"}
+        if key in modes:
+            self._mode.value = modes[key]
+        elif key in actions:
+            actions[key]()
 
     # -- actions --------------------------------------------------------------------------
     def undo(self):

@@ -120,3 +120,25 @@ def test_the_widget_reports_and_accepts_state_from_python(scene_image, tmp_path)
     q = dragnb.PointPicker.load(tmp_path / "s")
     assert q.handles == p.handles and q.targets == p.targets and q.prompt == "a sun"
     assert np.array_equal(q.mask, p.mask)
+
+
+def test_shortcuts_use_only_keys_notebooks_leave_to_outputs(scene_image):
+    # JupyterLab / Notebook 7 / VS Code bind these letters in command mode (insert, cut, retype,
+    # undo cells) and take them before the canvas: the picker must not rely on them
+    taken = set("abcdijklmorsvxyz")
+    p = dragnb.PointPicker(scene_image)
+    keys = {part.split()[0] for part in dragnb.picker.SHORTCUTS.split(" · ")}
+    assert not {k.lower() for k in keys if len(k) == 1} & taken, keys
+    p._key("w", False, False, False)
+    assert p._mode.value == "brush"
+    p._key("p", False, False, False)
+    p._down(*p.state.to_display(5, 5))
+    p._up(*p.state.to_display(5, 5))
+    p._key("u", False, False, False)
+    assert p.handles == []
+    p._key("U", True, False, False)
+    assert p.handles == [(5.0, 5.0)]
+    p._key("q", False, False, False)
+    assert p.handles == []
+    p._key("u", False, True, False)   # Ctrl+U is the browser's, not an undo
+    assert p.handles == []
