@@ -51,7 +51,8 @@ class DragOptions:
     lora_steps: int = None       # 80
     lora_rank: int = None        # 16
     lora_lr: float = None        # 5e-4
-    reference_blocks: tuple = None   # up-blocks whose self-attention uses the original's K/V
+    reference_blocks: tuple = None   # up-blocks whose self-attention uses the original's K/V; () = off
+    blend: bool = None           # denoise with the original's latent outside the region (default: on)
     preview_every: int = 0       # decode a preview every k steps (0: never)
 
     def resolve(self, model: DiffusionModel) -> "DragOptions":
@@ -59,7 +60,8 @@ class DragOptions:
         second_last = max(0, len(model.unet.up_blocks) - 2)
         published = dict(strength=0.7, steps=50, max_iters=80, lr=0.01, r_m=1, r_p=3, lam=0.1, up_block=second_last,
                          feature_scale=0.5, tolerance=2.0, preserve="step", lora=model.device.type == "cuda",
-                         lora_steps=80, lora_rank=16, lora_lr=5e-4, reference_blocks=None)
+                         lora_steps=80, lora_rank=16, lora_lr=5e-4, reference_blocks=None,
+                         blend=True)
         own = model.defaults.get("drag", {})
         out = DragOptions(**{f.name: getattr(self, f.name) for f in fields(self)})
         for name, value in published.items():

@@ -9,7 +9,7 @@ that wraps diffusers' own: no copy of the attention code.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 
@@ -59,11 +59,23 @@ def reference_attention(model: DiffusionModel, blocks=None):
 
 @torch.no_grad()
 def denoise_with_reference(model: DiffusionModel, z_original: torch.Tensor, z_edited: torch.Tensor,
-                           timesteps: list, emb: torch.Tensor, blocks=None) -> torch.Tensor:
-    """DDIM-denoise [original, edited] (each (1, c, h, w) at timesteps[0]); returns the edited clean latent."""
+                           timesteps: list, emb: torch.Tensor, blocks=None,
+                           keep: torch.Tensor | None = None) -> torch.Tensor:
+    """DDIM-denoise [original, edited] (each (1, c, h, w) at timesteps[0]); returns the edited clean latent.
+
+    ``blocks=()`` turns the reference attention off (the two branches then only share
+    the batch). ``keep`` (1, 1, h, w), 1 outside the editable region: after every step
+    the edited branch takes the original branch's latent there (latent blending), so
+    what the user did not mark stays as the inversion reconstructs it.
+    """
     z = torch.cat([z_original, z_edited]).to(model.dtype)
-    with reference_attention(model, blocks):
+    off = blocks is not None and len(blocks) == 0
+    if keep is not None:
+        keep = keep.to(z.device, z.dtype)
+    with (nullcontext() if off else reference_attention(model, blocks)):
         for i, t in enumerate(timesteps):
             t_next = timesteps[i + 1] if i + 1 < len(timesteps) else None
             z = ddim_move(model, z, predict_eps(model, z, t, emb), t, t_next)
+            if keep is not None:
+                z = torch.cat([z[:1], keep * z[:1] + (1 - keep) * z[1:]])
     return z[1:]

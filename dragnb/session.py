@@ -190,9 +190,7 @@ class DragSession:
         grid = (max(1, round(mw * o.feature_scale)), max(1, round(mh * o.feature_scale)))
         geo = inv.geometry
         z = inv.latent
-        editable = torch.from_numpy(self.mask.astype(np.float32))[None, None]
-        editable = F.interpolate(editable, size=z.shape[-2:], mode="area") > 0
-        keep = (~editable).float().to(z.device)
+        keep = self._keep()
         t_next = inv.timesteps[1] if len(inv.timesteps) > 1 else None
         start = as_cells(geo.to_grid(self.start, grid), z.device)
         targets = as_cells(geo.to_grid(self.targets, grid), z.device)
@@ -203,6 +201,14 @@ class DragSession:
         return Problem(z, inv.timestep, t_next, inv.embedding, grid, start, targets, keep,
                        z_start=self._latent, handles_now=as_cells(geo.to_grid(self._handles, grid), z.device),
                        first_step=self.history[-1].step + 1 if self.history else 0)
+
+    def _keep(self) -> torch.Tensor:
+        """(1, 1, h, w) latent cells outside the editable region (1 = keep): a cell is
+        editable if any of its pixels is."""
+        z = self.inversion.latent
+        editable = torch.from_numpy(self.mask.astype(np.float32))[None, None]
+        editable = F.interpolate(editable, size=z.shape[-2:], mode="area") > 0
+        return (~editable).float().to(z.device)
 
     def run(self):
         """Yield a DragStep per optimisation step; stops early when every handle arrived.
@@ -262,8 +268,9 @@ class DragSession:
                 pass
         m, inv = self.model, self.inversion
         with use_lora(m, self._lora):
+            keep = self._keep() if self.options.blend else None
             z0 = self._timed("denoising", denoise_with_reference, m, inv.latent, self._latent,
-                             inv.timesteps, inv.embedding, self.options.reference_blocks)
+                             inv.timesteps, inv.embedding, self.options.reference_blocks, keep)
             image = self._timed("decoding", lambda: to_pil(m.decode(z0), inv.geometry.user))
         if self._lora is not None:
             remove_lora(m, self._lora)
