@@ -261,8 +261,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", default=os.path.expanduser("~/.cache/dragnb/teaching-run"))
     p.add_argument("--export-only", action="store_true", help="write weights from the latest checkpoint")
+    p.add_argument("--threads", type=int, default=THREADS, help="CPU threads (default: 2, as timed)")
     args = p.parse_args(argv)
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     trainer = Trainer(Path(args.run))
     if args.export_only:
         trainer.export()
