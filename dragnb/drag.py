@@ -53,6 +53,9 @@ class DragOptions:
     lora_lr: float = None        # 5e-4
     reference_blocks: tuple = None   # up-blocks whose self-attention uses the original's K/V; () = off
     blend: bool = None           # denoise with the original's latent outside the region (default: on)
+    init: str = None             # start from the inverted latent ("inverted", published) or from the
+                                 # inversion of the image warped along the drags ("warp", FastDrag-style,
+                                 # see warp.py; the teaching model's default, see its model card)
     preview_every: int = 0       # decode a preview every k steps (0: never)
 
     def resolve(self, model: DiffusionModel) -> "DragOptions":
@@ -61,7 +64,7 @@ class DragOptions:
         published = dict(strength=0.7, steps=50, max_iters=80, lr=0.01, r_m=1, r_p=3, lam=0.1, up_block=second_last,
                          feature_scale=0.5, tolerance=2.0, preserve="step", lora=model.device.type == "cuda",
                          lora_steps=80, lora_rank=16, lora_lr=5e-4, reference_blocks=None,
-                         blend=True)
+                         blend=True, init="inverted")
         own = model.defaults.get("drag", {})
         out = DragOptions(**{f.name: getattr(self, f.name) for f in fields(self)})
         for name, value in published.items():
@@ -74,6 +77,8 @@ class DragOptions:
         n_up = len(model.unet.up_blocks)
         if not 0 <= self.up_block < n_up:
             raise ValueError(f"up_block must be in [0, {n_up - 1}], got {self.up_block}")
+        if self.init not in ("inverted", "warp"):
+            raise ValueError(f"init must be 'inverted' or 'warp', got {self.init!r}")
         if self.preserve not in ("step", "latent"):
             raise ValueError(f"preserve must be 'step' or 'latent', got {self.preserve!r}")
         for name in ("max_iters", "steps"):
@@ -195,7 +200,7 @@ def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
     for step in range(prob.first_step, int(opt.max_iters)):
         with torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
             feats, eps = unet_features(model, z, prob.t, prob.emb, opt.up_block, prob.grid, full)
-        if step > 0:
+        if step > 0 or not torch.equal(handles, prob.handles):  # the start is known exactly
             handles = track(feats.detach(), originals, handles, opt.r_p)
         dist = (handles - prob.targets).norm(dim=1)
         active = dist > opt.tolerance

@@ -6,6 +6,7 @@
     result = session.result()            # DragResult: the edited image and everything seen
 
 Stages (each timed): identity LoRA (optional) -> DDIM inversion -> editable region ->
+(``init="warp"``: the image warped along the drags, ``warp.py``, and inverted too) ->
 latent optimisation (``drag.optimise``) -> denoising with reference attention.
 Interrupting ``run()`` (KeyboardInterrupt) keeps the last completed step: ``result()``
 then finishes from there. The user's image, points and mask are never modified.
@@ -29,6 +30,7 @@ from .loading import DiffusionModel
 from .lora import fit_identity_lora, remove_lora, use_lora
 from .reference import denoise_with_reference
 from .region import find_region, grow_mask
+from .warp import warped_image
 
 
 @dataclass
@@ -90,16 +92,22 @@ def check_mask(mask, size) -> np.ndarray | str | None:
     return m
 
 
+def handle_regions(model: DiffusionModel, image, handles, prompt: str = "") -> list:
+    """The region under each handle (``find_region``, one DIFT pass): [(H, W) bool, ...]."""
+    image = load_image(image)
+    feats = dift_features(model, image, prompt=prompt)
+    return [find_region(model, image, hp, features=feats) for hp in handles]
+
+
 def auto_mask(model: DiffusionModel, image, handles, targets, grow: int | None = None,
-              prompt: str = "") -> np.ndarray:
+              prompt: str = "", regions: list | None = None) -> np.ndarray:
     """The region under each handle (``find_region``), swept along its path to the target."""
     image = load_image(image)
     w, h = image.size
     grow = max(1, round(max(w, h) / 32)) if grow is None else grow
-    feats = dift_features(model, image, prompt=prompt)
+    regions = handle_regions(model, image, handles, prompt) if regions is None else regions
     out = np.zeros((h, w), bool)
-    for hp, tp in zip(handles, targets):
-        region = find_region(model, image, hp, features=feats)
+    for region, hp, tp in zip(regions, handles, targets):
         d = np.asarray(tp) - np.asarray(hp)
         n = int(np.ceil(np.abs(d).max())) + 1
         for s in np.linspace(0, 1, n):
@@ -143,6 +151,7 @@ class DragSession:
         self.mask = None
         self.inversion: Inversion | None = None
         self.lora_losses: list = []
+        self.warped: Image.Image | None = None   # init="warp": the image the optimisation starts from
         self._lora = None
         self._latent = None      # the latent after the last completed step
         self._handles = self.start.copy()
@@ -174,14 +183,24 @@ class DragSession:
             self._lora = "dragnb_identity"
         with use_lora(m, self._lora):
             self.inversion = self._timed("inversion", invert, m, self.image, self.prompt, o.strength, o.steps)
+        regions = None
+        if self.user_mask is None or o.init == "warp":
+            regions = self._timed("region", handle_regions, m, self.image, self.start, self.prompt)
         if self.user_mask is None:
             self.mask = self._timed("region", auto_mask, m, self.image, self.start, self.targets,
-                                    prompt=self.prompt)
+                                    prompt=self.prompt, regions=regions)
         elif isinstance(self.user_mask, str):
             self.mask = np.ones((self.image.height, self.image.width), bool)
         else:
             self.mask = self.user_mask.copy()
         self._latent = self.inversion.latent.detach().clone()
+        if o.init == "warp":
+            self.warped = self._timed("warp", warped_image, self.image, regions, self.start, self.targets,
+                                      self.mask)
+            with use_lora(m, self._lora):
+                start = self._timed("inversion", invert, m, self.warped, self.prompt, o.strength, o.steps)
+            self._latent = start.latent.detach().clone()
+            self._handles = self.targets.copy()   # tracking checks where the warped content is
 
     def _problem(self) -> Problem:
         """The optimisation's inputs on the feature grid; resumes from the last completed step."""
