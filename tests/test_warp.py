@@ -56,3 +56,15 @@ def test_a_warp_drag_starts_tracking_at_the_targets(tiny_sd, scene_image):
 def test_an_unknown_init_is_named(tiny_sd, scene_image):
     with pytest.raises(ValueError, match="init must be 'inverted' or 'warp'"):
         dragnb.DragSession(tiny_sd, scene_image, [(12, 13)], [(26, 13)], init="jump")
+
+
+def test_a_warp_start_with_two_handles_stays_inside_the_users_mask(tiny_sd, scene_image):
+    mask = np.zeros((32, 32), np.uint8)
+    mask[4:24, 4:30] = 1
+    s = dragnb.DragSession(tiny_sd, scene_image, [(12, 13), (20, 10)], [(18, 13), (20, 16)], mask=mask,
+                           init="warp", **FAST)
+    states = list(s.run())
+    warped = np.asarray(s.warped)
+    assert (warped[mask == 0] == scene_image[mask == 0]).all()
+    assert (warped[mask == 1] != scene_image[mask == 1]).any()
+    assert states[0].handles.shape == (2, 2) and s.result().image.size == (32, 32)
