@@ -25,5 +25,5 @@ def test_the_teaching_models_drag_moves_things_on_ground_truth(cases):
         r = dragnb.drag(model, c.image, [c.handle], [c.target])
         rows.append(bench.score(c, np.asarray(r.image), r.mask))
     rel = [s["rel"] for s in rows]
-    assert np.median(rel) < 0.5, rel                     # measured: 0.14 on these 8 (bench: 0.23 on 40)
+    assert np.median(rel) < 0.5, rel                     # measured: 0.19 on these 8 (bench: 0.23 on 40)
     assert min(s["bg_psnr"] for s in rows) > 26, rows    # measured: 29.1 dB at worst
