@@ -26,7 +26,6 @@ import numpy as np
 from scipy import ndimage
 
 from .loading import load
-from .region import paste_region
 from .session import drag
 from .teaching.scenes import random_scene
 
@@ -135,6 +134,19 @@ def psnr(a, b, where=None) -> float:
     return float(10 * np.log10(255.0 ** 2 / max(m, 1e-10)))
 
 
+def cut_and_paste(image: np.ndarray, region: np.ndarray, handle, target) -> np.ndarray:
+    """Baseline: move the region's pixels by target - handle; fill the hole with the nearest colours."""
+    dx, dy = int(round(target[0] - handle[0])), int(round(target[1] - handle[1]))
+    out = image.copy()
+    idx = ndimage.distance_transform_edt(region, return_distances=False, return_indices=True)
+    out[region] = image[idx[0][region], idx[1][region]]
+    ys, xs = np.nonzero(region)
+    y2, x2 = ys + dy, xs + dx
+    ok = (y2 >= 0) & (y2 < image.shape[0]) & (x2 >= 0) & (x2 < image.shape[1])
+    out[y2[ok], x2[ok]] = image[ys[ok], xs[ok]]
+    return out
+
+
 def score(case: Case, result: np.ndarray, editable: np.ndarray) -> dict:
     length = float(np.hypot(case.target[0] - case.handle[0], case.target[1] - case.handle[1]))
     reach = int(np.ceil(length)) + 4
@@ -159,7 +171,7 @@ def run(model="tiny", n: int = 40, mask: str = "auto", **options) -> list:
         res = np.asarray(r.image)
         row = {"case": k, "name": case.name, "wall": wall, "steps": len(r.history), **score(case, res, r.mask)}
         row["nothing"] = score(case, case.image, r.mask)
-        row["paste"] = score(case, paste_region(case.image, r.mask & _object_region(case), case.handle,
+        row["paste"] = score(case, cut_and_paste(case.image, r.mask & _object_region(case), case.handle,
                                                  case.target), r.mask)
         rows.append(row)
         print(f"{k:3d} {case.name:12s} len {row['length']:5.1f}px  rel {row['rel']:.2f} "

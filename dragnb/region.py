@@ -16,8 +16,6 @@ Instead:
 5. **grow / shrink** by ``grow`` pixels; the handle is always inside.
 
 ``region_steps`` returns every intermediate for plotting; ``find_region`` the mask.
-``paste_region`` moves a region's pixels (cut-and-paste: the bench's baseline, and the
-drag's optional starting point, ``init="paste"``).
 """
 from __future__ import annotations
 
@@ -145,22 +143,3 @@ def find_region(model: DiffusionModel | None, image, handle, threshold="auto", g
     (edge refinement radius in feature cells; 0 = off). See ``region_steps``.
     """
     return region_steps(model, image, handle, threshold, grow, smooth, **kwargs).mask
-
-
-def paste_region(image: np.ndarray, region: np.ndarray, handle, target) -> np.ndarray:
-    """Cut ``region`` out and paste it moved by ``target - handle`` (rounded to whole pixels).
-
-    image (H, W, 3) uint8; region (H, W) bool. The hole left behind is filled with the
-    nearest colours outside the region. Returns a new (H, W, 3) array.
-    """
-    dx, dy = int(round(target[0] - handle[0])), int(round(target[1] - handle[1]))
-    out = image.copy()
-    if region.all():
-        raise ValueError("cannot paste a region that covers the whole image")
-    idx = ndimage.distance_transform_edt(region, return_distances=False, return_indices=True)
-    out[region] = image[idx[0][region], idx[1][region]]
-    ys, xs = np.nonzero(region)
-    y2, x2 = ys + dy, xs + dx
-    ok = (y2 >= 0) & (y2 < image.shape[0]) & (x2 >= 0) & (x2 < image.shape[1])
-    out[y2[ok], x2[ok]] = image[ys[ok], xs[ok]]
-    return out
