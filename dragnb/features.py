@@ -8,6 +8,17 @@ forward hook raises), so the finer blocks after it cost nothing.
 Similar features mean "the same kind of thing": cosine similarity between the
 feature at a point and every other cell gives a heatmap (``similarity_map``) and,
 across two images, a correspondence (``match_points``).
+
+Two additions, off for Stable Diffusion (published DIFT) and on for the teaching model,
+whose ``dragnb.json`` sets them after a sweep (``python -m dragnb.teaching.checks --sweep``):
+
+- ``center``: subtract the image's mean feature, so that cosine compares what is
+  particular to each place rather than what every place shares;
+- ``context_block``/``context_weight``: a coarser up-block from the same UNet pass,
+  joined to the fine one. Each part is centred and scaled to unit length per cell, the
+  coarse one upsampled to the fine grid and weighted by ``sqrt(context_weight)``, so
+  the cosine of the joined features is ``(cos_fine + w * cos_coarse) / (1 + w)``: the
+  fine block says *where exactly*, the coarse one *which object*.
 """
 from __future__ import annotations
 
@@ -39,6 +50,9 @@ class Features:
     up_block: int
     ensemble: int
     prompt: str
+    context_block: int | None = None
+    context_weight: float = 0.0
+    center: bool = False
 
     @property
     def grid(self) -> tuple:
@@ -52,27 +66,37 @@ class Features:
 
 
 class _Stop(Exception):
-    """Raised by the hook once the requested up-block has run."""
+    """Raised by the hook once the last requested up-block has run."""
 
 
-def run_until(unet, block: torch.nn.Module, *args, **kwargs) -> torch.Tensor:
-    """Run ``unet(*args, **kwargs)`` only until ``block`` has produced its output."""
+def run_until(unet, block: torch.nn.Module, *args, also: tuple = (), **kwargs):
+    """Run ``unet(*args, **kwargs)`` only until ``block`` has produced its output.
+
+    Returns that output, or with ``also`` (blocks that run before ``block``) a list of
+    the outputs of ``also`` followed by ``block``'s.
+    """
     out = {}
 
-    def hook(_module, _inputs, output):
-        out["x"] = output[0] if isinstance(output, tuple) else output
+    def keep(module, _inputs, output):
+        out[id(module)] = output[0] if isinstance(output, tuple) else output
+
+    def stop(module, inputs, output):
+        keep(module, inputs, output)
         raise _Stop
 
-    handle = block.register_forward_hook(hook)
+    handles = [b.register_forward_hook(keep) for b in also if b is not block]
+    handles.append(block.register_forward_hook(stop))
     try:
         unet(*args, **kwargs)
     except _Stop:
         pass
     finally:
-        handle.remove()
-    if "x" not in out:
+        for h in handles:
+            h.remove()
+    wanted = [*also, block]
+    if any(id(b) not in out for b in wanted):
         raise RuntimeError("the UNet finished without running the hooked block")
-    return out["x"]
+    return [out[id(b)] for b in wanted] if also else out[id(block)]
 
 
 def _noisy(model: DiffusionModel, z0: torch.Tensor, t: int, n: int, seed: int) -> torch.Tensor:
@@ -86,7 +110,8 @@ def _noisy(model: DiffusionModel, z0: torch.Tensor, t: int, n: int, seed: int) -
 @torch.no_grad()
 def dift_features(model: DiffusionModel, image, prompt: str = "", t: int | None = None,
                   up_block: int | None = None, ensemble: int = 8, seed: int = 0,
-                  size: int | None = None, chunk: int = 8) -> Features:
+                  size: int | None = None, chunk: int = 8, context_block: int | None = None,
+                  context_weight: float | None = None, center: bool | None = None) -> Features:
     """DIFT features of ``image``.
 
     Args:
@@ -95,15 +120,29 @@ def dift_features(model: DiffusionModel, image, prompt: str = "", t: int | None 
         t, up_block: timestep and up-block; ``None`` takes the model's documented
             default (DIFT's t=261, up_block=1 for Stable Diffusion).
         ensemble: noise draws averaged; they run as one batch, in chunks of ``chunk``.
+        context_block, context_weight, center: see the module doc; ``None`` takes the
+            model's default (off for Stable Diffusion). ``context_weight=0`` turns the
+            context block off.
 
     Returns:
-        Features with ``fmap`` (C, h, w).
+        Features with ``fmap`` (C, h, w) at ``up_block``'s resolution (C doubles, or so,
+        with a context block).
     """
-    t = model.defaults["dift_t"] if t is None else int(t)
-    up_block = model.defaults["dift_up_block"] if up_block is None else int(up_block)
+    d = model.defaults
+    t = d["dift_t"] if t is None else int(t)
+    up_block = d["dift_up_block"] if up_block is None else int(up_block)
+    center = bool(d.get("dift_center", False)) if center is None else bool(center)
+    weight = float(d.get("dift_context_weight", 0.0)) if context_weight is None else float(context_weight)
+    if context_block is None:
+        context_block = d.get("dift_context_block")
     n_up = len(model.unet.up_blocks)
-    if not 0 <= up_block < n_up:
-        raise ValueError(f"up_block must be in [0, {n_up - 1}] for this UNet, got {up_block}")
+    for name, b in (("up_block", up_block), ("context_block", context_block)):
+        if b is not None and not 0 <= int(b) < n_up:
+            raise ValueError(f"{name} must be in [0, {n_up - 1}] for this UNet, got {b}")
+    if weight < 0:
+        raise ValueError(f"context_weight must be >= 0, got {weight}")
+    if context_block is None or weight == 0 or int(context_block) == up_block:
+        context_block, weight = None, 0.0
     if not 0 <= t < model.scheduler.config.num_train_timesteps:
         raise ValueError(f"t must be in [0, {model.scheduler.config.num_train_timesteps - 1}], got {t}")
     if ensemble < 1:
@@ -111,14 +150,42 @@ def dift_features(model: DiffusionModel, image, prompt: str = "", t: int | None 
     pil, x, geom = prepare(image, model.native_size, model.multiple, size)
     z0 = model.encode(x)
     emb = model.embed(prompt)
-    total = None
+    blocks = [model.unet.up_blocks[up_block]] + ([] if context_block is None else
+                                                  [model.unet.up_blocks[int(context_block)]])
+    blocks.sort(key=lambda b: list(model.unet.up_blocks).index(b))  # the UNet runs them in order
+    totals = None
     for start in range(0, ensemble, chunk):
         n = min(chunk, ensemble - start)
         zt = _noisy(model, z0, t, n, seed + start)
-        f = run_until(model.unet, model.unet.up_blocks[up_block], zt, t, encoder_hidden_states=emb.expand(n, -1, -1))
-        s = f.float().sum(0)
-        total = s if total is None else total + s
-    return Features(total / ensemble, geom, pil, t, up_block, ensemble, prompt)
+        outs = run_until(model.unet, blocks[-1], zt, t, also=tuple(blocks[:-1]),
+                         encoder_hidden_states=emb.expand(n, -1, -1))
+        sums = [o.float().sum(0) for o in (outs if isinstance(outs, list) else [outs])]
+        totals = sums if totals is None else [a + b for a, b in zip(totals, sums)]
+    maps = {id(b): s / ensemble for b, s in zip(blocks, totals)}
+    fmap = combine(maps[id(model.unet.up_blocks[up_block])],
+                   None if context_block is None else maps[id(model.unet.up_blocks[int(context_block)])],
+                   weight, center)
+    return Features(fmap, geom, pil, t, up_block, ensemble, prompt,
+                    None if context_block is None else int(context_block), weight, center)
+
+
+def combine(fine: torch.Tensor, coarse: torch.Tensor | None = None, weight: float = 0.0,
+            center: bool = False) -> torch.Tensor:
+    """Fine (C1, h, w) and optional coarse (C2, h2, w2) features -> one map (C, h, w).
+
+    Without ``coarse``: ``fine``, less its mean over cells when ``center``. With it:
+    both (centred when ``center``) scaled to unit length per cell, the coarse one
+    upsampled bilinearly to (h, w) and multiplied by ``sqrt(weight)``, then stacked.
+    """
+    if center:
+        fine = fine - fine.mean((1, 2), keepdim=True)
+    if coarse is None or weight == 0:
+        return fine
+    if center:
+        coarse = coarse - coarse.mean((1, 2), keepdim=True)
+    coarse = F.interpolate(coarse[None], size=fine.shape[1:], mode="bilinear", align_corners=False)[0]
+    unit = lambda f: f / f.norm(dim=0, keepdim=True).clamp_min(1e-8)  # noqa: E731
+    return torch.cat([unit(fine), weight ** 0.5 * unit(coarse)])
 
 
 def sample(fmap: torch.Tensor, cells: np.ndarray) -> torch.Tensor:

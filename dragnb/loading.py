@@ -25,7 +25,9 @@ SD21 = "stabilityai/stable-diffusion-2-1"
 TINY = Path(__file__).parent / "teaching" / "weights"
 PARTS = ("vae", "unet", "text_encoder", "tokenizer", "scheduler")
 # DIFT's published defaults (shared/FACTS.md); a model folder may override them in dragnb.json
-DIFT_DEFAULTS = {"dift_t": 261, "dift_up_block": 1}
+DIFT_DEFAULTS = {"dift_t": 261, "dift_up_block": 1,
+                 # dragnb additions (dragnb.features), off as published
+                 "dift_center": False, "dift_context_block": None, "dift_context_weight": 0.0}
 LATENT_CACHE = 4  # images whose VAE latents a model keeps
 
 

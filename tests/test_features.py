@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import dragnb
-from dragnb.features import run_until
+from dragnb.features import combine, run_until
 
 
 def test_features_have_the_up_blocks_shape(tiny_sd, scene_image):
@@ -77,3 +77,43 @@ def test_a_point_outside_the_image_is_named(tiny_sd, scene_image):
     f = dragnb.dift_features(tiny_sd, scene_image, ensemble=1)
     with pytest.raises(ValueError, match="outside the 32x32 image"):
         dragnb.similarity_map(f, (32, 3))
+
+
+def test_run_until_can_keep_an_earlier_block_from_the_same_pass(tiny_sd):
+    unet, z, emb = tiny_sd.unet, torch.randn(1, 4, 16, 16), tiny_sd.embed("")
+    early, late = run_until(unet, unet.up_blocks[1], z, 10, also=(unet.up_blocks[0],), encoder_hidden_states=emb)
+    assert torch.equal(early, run_until(unet, unet.up_blocks[0], z, 10, encoder_hidden_states=emb))
+    assert torch.equal(late, run_until(unet, unet.up_blocks[1], z, 10, encoder_hidden_states=emb))
+
+
+def test_combine_joins_cosines_with_the_context_weight():
+    g = torch.Generator().manual_seed(0)
+    fine, coarse = torch.randn(6, 4, 4, generator=g), torch.randn(5, 4, 4, generator=g)
+    joined = combine(fine, coarse, weight=0.5)
+    cos = lambda f, a, b: torch.nn.functional.cosine_similarity(f[:, a[0], a[1]], f[:, b[0], b[1]], dim=0)  # noqa
+    for a, b in [((0, 0), (3, 2)), ((1, 3), (2, 0))]:
+        want = (cos(fine, a, b) + 0.5 * cos(coarse, a, b)) / 1.5
+        assert cos(joined, a, b) == pytest.approx(float(want), abs=1e-5)
+    centred = combine(fine, center=True)
+    assert torch.allclose(centred.mean((1, 2)), torch.zeros(6), atol=1e-5)
+    assert torch.equal(combine(fine, coarse, weight=0.0), fine)
+
+
+def test_a_context_block_joins_the_coarser_features(tiny_sd, scene_image):
+    plain = dragnb.dift_features(tiny_sd, scene_image, ensemble=1)
+    ctx = dragnb.dift_features(tiny_sd, scene_image, ensemble=1, context_block=0, context_weight=1.0, center=True)
+    coarse = tiny_sd.unet.up_blocks[0].resnets[-1].out_channels
+    assert tuple(ctx.fmap.shape) == (plain.fmap.shape[0] + coarse, *plain.fmap.shape[1:])
+    assert (ctx.context_block, ctx.context_weight, ctx.center) == (0, 1.0, True)
+    s = dragnb.similarity_map(ctx, (10, 12))
+    assert s[12, 10] == pytest.approx(1.0, abs=1e-4) and not np.allclose(s, dragnb.similarity_map(plain, (10, 12)))
+    # weight 0 is plain DIFT whatever the model's defaults say
+    off = dragnb.dift_features(tiny_sd, scene_image, ensemble=1, context_block=0, context_weight=0.0)
+    assert torch.equal(off.fmap, plain.fmap) and off.context_block is None
+
+
+@pytest.mark.parametrize("kw, words", [({"context_block": 7, "context_weight": 1.0}, "context_block"),
+                                       ({"context_block": 0, "context_weight": -1.0}, "context_weight")])
+def test_bad_context_arguments_are_named(tiny_sd, scene_image, kw, words):
+    with pytest.raises(ValueError, match=words):
+        dragnb.dift_features(tiny_sd, scene_image, **kw)

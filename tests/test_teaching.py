@@ -46,6 +46,8 @@ def test_captions_are_scene_words_the_tokenizer_keeps_whole(tiny):
 def test_the_teaching_model_is_a_64px_stable_diffusion(tiny):
     assert tiny.native_size == 64 and tiny.vae_factor == 4 and tiny.unet.config.in_channels == 4
     assert set(tiny.defaults) >= {"dift_t", "dift_up_block"}
+    # the sweep's choice (checks --sweep): one UNet pass gives both blocks
+    assert tiny.defaults["dift_center"] and tiny.defaults["dift_context_block"] == 0
 
 
 def test_autoencoder_reconstructs_held_apart_scenes(tiny):
@@ -57,6 +59,9 @@ def test_inversion_then_denoising_reconstructs_held_apart_scenes(tiny):
 
 
 def test_dift_matches_moved_objects_better_than_raw_pixels(tiny):
-    # measured 0.746 vs 0.444 (raw pixels) on 39 pairs, 248 visible keypoints; issue 3 asks 0.80, not met yet
-    ours, base = checks.pck(tiny, checks.correspondence_pairs(8))
-    assert ours >= 0.5 and ours > base + 0.1
+    # checks on 99 held-apart pairs (605 visible keypoints): 0.828 with the defaults, plain DIFT 0.749, pixels 0.458
+    # on these 8 pairs (55 keypoints): 0.727, plain DIFT 0.673, pixels 0.309
+    pairs = checks.correspondence_pairs(8)
+    ours, base = checks.pck(tiny, pairs)
+    plain, _ = checks.pck(tiny, pairs, **checks.PLAIN)
+    assert ours >= 0.65 and ours > base + 0.2 and ours > plain

@@ -8,7 +8,9 @@ Prints, on scenes held apart from training (seeds >= 1_000_000):
 - **inversion**: DDIM inversion at strength 0.7 then denoising, PSNR to the scene;
 - **DIFT correspondence**: PCK@0.1 between a scene and the same objects moved by known
   offsets on another background, beside matching raw pixel colours (the baseline);
-- **sweep** (``--sweep``, run first): PCK for each (t, up_block) on other pairs;
+- **sweep** (``--sweep``, run first), on pairs apart from the report's: PCK for each
+  (t, up_block) of plain DIFT, then, at the best of those, with the features centred and
+  a coarser context block joined at a few weights (``dragnb.features``);
   ``--write-defaults`` stores the best in the weights' ``dragnb.json``, which
   ``dragnb.load`` reads as the model's defaults.
 
@@ -147,9 +149,27 @@ def pck(model: DiffusionModel, pairs, alpha: float = 0.1, **dift_kwargs) -> tupl
     return hits / total, base / total
 
 
+PLAIN = {"center": False, "context_weight": 0.0}  # DIFT as published: one block, raw cosine
+
+
 def sweep(model: DiffusionModel, pairs, ts=(1, 51, 101, 151, 201, 261, 401), blocks=None) -> dict:
+    """PCK of plain DIFT for each (t, up_block): {(t, up_block): pck}."""
     blocks = range(len(model.unet.up_blocks)) if blocks is None else blocks
-    return {(t, b): pck(model, pairs, t=t, up_block=b)[0] for t in ts for b in blocks}
+    return {(t, b): pck(model, pairs, t=t, up_block=b, **PLAIN)[0] for t in ts for b in blocks}
+
+
+def sweep_context(model: DiffusionModel, pairs, t: int, up_block: int, weights=(0.25, 0.5, 1.0)) -> dict:
+    """PCK at (t, up_block) for centring on/off and each context block and weight:
+    {(center, context_block, context_weight): pck}."""
+    out = {}
+    for center in (False, True):
+        out[(center, None, 0.0)] = pck(model, pairs, t=t, up_block=up_block, center=center, context_weight=0.0)[0]
+        for b in range(len(model.unet.up_blocks)):
+            if b != up_block:
+                for w in weights:
+                    out[(center, b, w)] = pck(model, pairs, t=t, up_block=up_block, center=center,
+                                              context_block=b, context_weight=w)[0]
+    return out
 
 
 def figures(model: DiffusionModel, folder: Path, samples, prompts, pairs, loss_csv: Path) -> None:
@@ -170,7 +190,7 @@ def figures(model: DiffusionModel, folder: Path, samples, prompts, pairs, loss_c
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="tiny")
-    p.add_argument("--pairs", type=int, default=40)
+    p.add_argument("--pairs", type=int, default=100)
     p.add_argument("--sweep", action="store_true")
     p.add_argument("--write-defaults", action="store_true")
     p.add_argument("--figures", type=Path, default=None)
@@ -182,17 +202,26 @@ def main(argv=None):
 
     pairs = correspondence_pairs(args.pairs)
     if args.sweep:  # first, so that the figures below use the best setting
-        res = sweep(model, correspondence_pairs(40, seed=HELD + 300))  # pairs apart from the report's
-        print("sweep, PCK@0.1 on 40 other pairs, by (t, up_block):")
+        other = correspondence_pairs(args.pairs, seed=HELD + 300)  # pairs apart from the report's
+        res = sweep(model, other)
+        print(f"sweep, plain DIFT PCK@0.1 on {len(other)} other pairs, by (t, up_block):")
         for (t, b), v in sorted(res.items()):
             print(f"  t={t:4d} up_block={b}: {v:.3f}")
         (t, b), v = max(res.items(), key=lambda kv: (kv[1], -kv[0][0]))
         print(f"best: t={t}, up_block={b} ({v:.3f})")
-        model.defaults.update({"dift_t": t, "dift_up_block": b})
+        ctx = sweep_context(model, other, t, b)
+        print(f"at t={t}, up_block={b}: centring and a context block (center, context_block, weight):")
+        for key, v in ctx.items():
+            print(f"  {key}: {v:.3f}")
+        (center, cb, w), v = max(ctx.items(), key=lambda kv: (kv[1], -kv[0][2], not kv[0][0]))
+        print(f"best: center={center}, context_block={cb}, context_weight={w} ({v:.3f})")
+        best = {"dift_t": t, "dift_up_block": b, "dift_center": center,
+                "dift_context_block": cb, "dift_context_weight": w}
+        model.defaults.update(best)
         if args.write_defaults:
             path = TINY / "dragnb.json"
             extra = json.loads(path.read_text()) if path.exists() else {}
-            extra.update({"dift_t": t, "dift_up_block": b})
+            extra.update(best)
             path.write_text(json.dumps(extra, indent=2) + "\n")
             print(f"wrote {path}")
     s = sample_check(model)
@@ -204,9 +233,14 @@ def main(argv=None):
     print(f"inversion (strength 0.7, 50 steps) + denoise PSNR: mean {inv['psnr']:.2f} dB, "
           f"min {inv['min']:.2f} dB  (bar: >= 25)")
     n_pts = sum(len(q[2]) for q in pairs)
+    d = model.defaults
     ours, base = pck(model, pairs)
-    print(f"DIFT PCK@0.1 on {len(pairs)} held-apart pairs ({n_pts} keypoints), t={model.defaults['dift_t']} "
-          f"up_block={model.defaults['dift_up_block']}: {ours:.3f}  | raw pixel colours: {base:.3f}  (bar: >= 0.80)")
+    plain, _ = pck(model, pairs, **PLAIN)
+    print(f"DIFT PCK@0.1 on {len(pairs)} held-apart pairs ({n_pts} keypoints), t={d['dift_t']} "
+          f"up_block={d['dift_up_block']} center={d.get('dift_center', False)} "
+          f"context_block={d.get('dift_context_block')} context_weight={d.get('dift_context_weight', 0.0)}: "
+          f"{ours:.3f}  | plain DIFT (one block, raw cosine): {plain:.3f} | raw pixel colours: {base:.3f}  "
+          f"(bar: >= 0.80)")
     every = correspondence_pairs(args.pairs, only_visible=False)
     ours_all, base_all = pck(model, every)
     print(f"  counting hidden keypoints too ({sum(len(q[2]) for q in every)}): {ours_all:.3f} | pixels {base_all:.3f}")
