@@ -168,8 +168,12 @@ def drag_arrows(image, handles, targets, ax=None, title: str | None = None):
     return fig if fig is not None else ax.figure
 
 
-def trajectory(image, history, targets, start=None, ax=None, title: str | None = "handle paths"):
-    """Each handle's tracked path across the optimisation steps, from start to target."""
+def trajectory(image, history, targets, start=None, ax=None, title: str | None = "handle paths", end=None):
+    """Each handle's tracked path across the optimisation steps, from start to target.
+
+    ``history`` holds where tracking found the handles at the start of each step; ``end``
+    (e.g. ``result.handles``) adds where it found them after the last one.
+    """
     fig = None
     if ax is None:
         fig, (ax,) = _figure(1, 4)
@@ -177,6 +181,8 @@ def trajectory(image, history, targets, start=None, ax=None, title: str | None =
     paths = np.array([s.handles for s in history])  # (steps, N, 2)
     if start is not None:
         paths = np.concatenate([np.asarray(start)[None], paths]) if len(paths) else np.asarray(start)[None]
+    if end is not None:
+        paths = np.concatenate([paths, np.asarray(end)[None]]) if len(paths) else np.asarray(end)[None]
     for i in range(paths.shape[1] if paths.ndim == 3 else 0):
         ax.plot(paths[:, i, 0], paths[:, i, 1], "-", color="yellow", lw=2)
         ax.plot(paths[:, i, 0], paths[:, i, 1], ".", color="black", ms=3)

@@ -52,6 +52,9 @@ def test_trajectory_draws_each_handles_path(scene_image):
     fig = plots.trajectory(scene_image, _history(), [[20, 5]], start=[[9, 5]])
     path = [l for l in fig.axes[0].lines if l.get_linestyle() == "-"][0]
     assert list(path.get_xdata()) == [9, 10, 11, 12] and list(path.get_ydata()) == [5, 5, 5, 5]
+    fig = plots.trajectory(scene_image, _history(), [[20, 5]], start=[[9, 5]], end=[[19, 6]])
+    path = [l for l in fig.axes[0].lines if l.get_linestyle() == "-"][0]
+    assert list(path.get_xdata()) == [9, 10, 11, 12, 19] and list(path.get_ydata()) == [5, 5, 5, 5, 6]
 
 
 def test_drag_losses_plot_the_recorded_values():
