@@ -12,7 +12,8 @@ def test_a_saved_diffusers_folder_loads_with_every_part(tiny_sd):
     m = tiny_sd
     assert m.dtype == torch.float32 and m.device.type == "cpu"
     assert m.native_size == 32 and m.vae_factor == 2 and m.multiple == 4
-    assert m.defaults == {"dift_t": 261, "dift_up_block": 1}  # DIFT's, for a plain SD folder
+    assert m.defaults == {"dift_t": 261, "dift_up_block": 1, "dift_center": False, "dift_context_block": None,
+                          "dift_context_weight": 0.0}  # DIFT as published, for a plain SD folder
     assert type(m.scheduler).__name__ == "DDIMScheduler"
     assert m.embed("a tree").shape[0] == 1
     assert not any(p.requires_grad for p in m.unet.parameters())
