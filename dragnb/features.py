@@ -143,6 +143,8 @@ def dift_features(model: DiffusionModel, image, prompt: str = "", t: int | None 
         raise ValueError(f"context_weight must be >= 0, got {weight}")
     if context_block is None or weight == 0 or int(context_block) == up_block:
         context_block, weight = None, 0.0
+    else:
+        context_block = int(context_block)
     if not 0 <= t < model.scheduler.config.num_train_timesteps:
         raise ValueError(f"t must be in [0, {model.scheduler.config.num_train_timesteps - 1}], got {t}")
     if ensemble < 1:
@@ -150,23 +152,19 @@ def dift_features(model: DiffusionModel, image, prompt: str = "", t: int | None 
     pil, x, geom = prepare(image, model.native_size, model.multiple, size)
     z0 = model.encode(x)
     emb = model.embed(prompt)
-    blocks = [model.unet.up_blocks[up_block]] + ([] if context_block is None else
-                                                  [model.unet.up_blocks[int(context_block)]])
-    blocks.sort(key=lambda b: list(model.unet.up_blocks).index(b))  # the UNet runs them in order
-    totals = None
+    idx = sorted({up_block} | ({context_block} if context_block is not None else set()))  # run order
+    ups = model.unet.up_blocks
+    totals = [0.0] * len(idx)
     for start in range(0, ensemble, chunk):
         n = min(chunk, ensemble - start)
         zt = _noisy(model, z0, t, n, seed + start)
-        outs = run_until(model.unet, blocks[-1], zt, t, also=tuple(blocks[:-1]),
+        outs = run_until(model.unet, ups[idx[-1]], zt, t, also=tuple(ups[i] for i in idx[:-1]),
                          encoder_hidden_states=emb.expand(n, -1, -1))
-        sums = [o.float().sum(0) for o in (outs if isinstance(outs, list) else [outs])]
-        totals = sums if totals is None else [a + b for a, b in zip(totals, sums)]
-    maps = {id(b): s / ensemble for b, s in zip(blocks, totals)}
-    fmap = combine(maps[id(model.unet.up_blocks[up_block])],
-                   None if context_block is None else maps[id(model.unet.up_blocks[int(context_block)])],
-                   weight, center)
-    return Features(fmap, geom, pil, t, up_block, ensemble, prompt,
-                    None if context_block is None else int(context_block), weight, center)
+        outs = outs if len(idx) > 1 else [outs]
+        totals = [tot + o.float().sum(0) for tot, o in zip(totals, outs)]
+    maps = {i: tot / ensemble for i, tot in zip(idx, totals)}
+    fmap = combine(maps[up_block], maps.get(context_block), weight, center)
+    return Features(fmap, geom, pil, t, up_block, ensemble, prompt, context_block, weight, center)
 
 
 def combine(fine: torch.Tensor, coarse: torch.Tensor | None = None, weight: float = 0.0,
