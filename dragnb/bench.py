@@ -157,29 +157,41 @@ def score(case: Case, result: np.ndarray, editable: np.ndarray) -> dict:
             "truth_psnr": psnr(result, case.truth), "length": length}
 
 
-def run(model="tiny", n: int = 40, mask: str = "auto", **options) -> list:
+ALONE = {"init": "inverted", "strength": 0.7}   # the optimisation alone, from DragDiffusion's start
+
+
+def run(model="tiny", n: int = 40, mask: str = "auto", seed: int = SEED, alone: bool = False, **options) -> list:
+    """Score ``n`` drags (cases from ``seed``) with the defaults (plus ``options``); with
+    ``alone``, also the optimisation alone (``ALONE``: no warp) on the same cases."""
     m = load(model, verbose=False)
     rows = []
-    for k, case in enumerate(make_cases(n, m.native_size)):
-        start = time.perf_counter()
+    for k, case in enumerate(make_cases(n, m.native_size, seed)):
         given = "all" if mask == "all" else None
         if mask == "truth":
             given = ndimage.binary_dilation(case.obj_mask, iterations=int(np.ceil(np.hypot(
                 case.target[0] - case.handle[0], case.target[1] - case.handle[1]))) + 1)
-        r = drag(m, case.image, [case.handle], [case.target], mask=given, **options)
-        wall = time.perf_counter() - start
-        res = np.asarray(r.image)
-        row = {"case": k, "name": case.name, "wall": wall, "steps": len(r.history), **score(case, res, r.mask)}
-        row["nothing"] = score(case, case.image, r.mask)
-        row["paste"] = score(case, cut_and_paste(case.image, r.mask & _object_region(case), case.handle,
-                                                 case.target), r.mask)
+        row = {"case": k, "name": case.name, **_one(m, case, given, options)}
+        if alone:
+            row["alone"] = _one(m, case, given, {**options, **ALONE})
+        row["nothing"] = score(case, case.image, row["mask"])
+        row["paste"] = score(case, cut_and_paste(case.image, row["mask"] & _object_region(case), case.handle,
+                                                 case.target), row["mask"])
         rows.append(row)
+        extra = f"  alone rel {row['alone']['rel']:.2f}" if alone else ""
         print(f"{k:3d} {case.name:12s} len {row['length']:5.1f}px  rel {row['rel']:.2f} "
-              f"(nothing {row['nothing']['rel']:.2f}, paste {row['paste']['rel']:.2f})  "
+              f"(nothing {row['nothing']['rel']:.2f}, paste {row['paste']['rel']:.2f}){extra}  "
               f"bg {row['bg_psnr']:5.1f} dB  truth {row['truth_psnr']:5.1f} dB "
               f"(nothing {row['nothing']['truth_psnr']:5.1f}, paste {row['paste']['truth_psnr']:5.1f})  "
-              f"{row['steps']:2d} steps {wall:5.1f} s", flush=True)
+              f"{row['steps']:2d} steps {row['wall']:5.1f} s", flush=True)
     return rows
+
+
+def _one(m, case: Case, mask, options: dict) -> dict:
+    """One drag of ``case``, scored: the score's keys plus wall time, steps and the mask used."""
+    start = time.perf_counter()
+    r = drag(m, case.image, [case.handle], [case.target], mask=mask, **options)
+    wall = time.perf_counter() - start
+    return {"wall": wall, "steps": len(r.history), "mask": r.mask, **score(case, np.asarray(r.image), r.mask)}
 
 
 def _object_region(case: Case) -> np.ndarray:
@@ -194,13 +206,24 @@ def summary(rows: list) -> str:
         v = [(r[sub] if sub else r)[key] for r in rows]
         return float(np.nanmean(v))
 
+    alone = "alone" in rows[0]
+    a_rel = f"| optimisation alone {med('rel', 'alone'):.3f} " if alone else ""
+    a_bg = f"| optimisation alone {mean('bg_psnr', 'alone'):.2f} dB " if alone else ""
+    a_tr = f"| optimisation alone {mean('truth_psnr', 'alone'):.2f} dB " if alone else ""
     lines = [f"{len(rows)} drags",
-             f"  median relative final distance: dragnb {med('rel'):.3f} | nothing {med('rel', 'nothing'):.3f} "
-             f"| cut-and-paste {med('rel', 'paste'):.3f}   (bar: <= 0.25)",
-             f"  mean background PSNR (outside the editable region): dragnb {mean('bg_psnr'):.2f} dB   (bar: >= 28)",
-             f"  mean PSNR to the true edit: dragnb {mean('truth_psnr'):.2f} dB | nothing "
+             f"  median relative final distance: dragnb {med('rel'):.3f} {a_rel}| nothing {med('rel', 'nothing'):.3f} "
+             f"| cut-and-paste {med('rel', 'paste'):.3f}",
+             f"  mean background PSNR (outside the editable region): dragnb {mean('bg_psnr'):.2f} dB {a_bg}",
+             f"  mean PSNR to the true edit: dragnb {mean('truth_psnr'):.2f} dB {a_tr}| nothing "
              f"{mean('truth_psnr', 'nothing'):.2f} dB | cut-and-paste {mean('truth_psnr', 'paste'):.2f} dB",
-             f"  wall time per drag: median {med('wall'):.1f} s, max {max(r['wall'] for r in rows):.1f} s"]
+             f"  wall time per drag: median {med('wall'):.1f} s, max {max(r['wall'] for r in rows):.1f} s",
+             "  within 0.25 of the drag's length, by kind:"]
+    for kind in sorted({r["name"] for r in rows}):
+        sub = [r for r in rows if r["name"] == kind]
+        cols = [("dragnb", lambda r: r["rel"])] + ([("alone", lambda r: r["alone"]["rel"])] if alone else []) + \
+               [("cut-and-paste", lambda r: r["paste"]["rel"])]
+        counts = ", ".join(f"{name} {sum(f(r) <= 0.25 for r in sub)}/{len(sub)}" for name, f in cols)
+        lines.append(f"    {kind:12s} {counts}")
     return "\n".join(lines)
 
 
@@ -210,6 +233,9 @@ def main(argv=None):
     p.add_argument("--model", default="tiny")
     p.add_argument("-n", type=int, default=40)
     p.add_argument("--mask", choices=["auto", "truth", "all"], default="auto")
+    p.add_argument("--seed", type=int, default=SEED, help=f"cases from the scenes after this seed (default {SEED})")
+    p.add_argument("--alone", action="store_true",
+                   help="also run the optimisation alone (init='inverted', strength 0.7) on the same cases")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="a DragOptions field, e.g. --option max_iters=40")
     args = p.parse_args(argv)
@@ -217,7 +243,7 @@ def main(argv=None):
     for o in args.option:
         k, v = o.split("=", 1)
         opts[k] = _value(v)
-    print(summary(run(args.model, args.n, args.mask, **opts)))
+    print(summary(run(args.model, args.n, args.mask, args.seed, args.alone, **opts)))
 
 
 def _value(v: str):

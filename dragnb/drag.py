@@ -53,6 +53,14 @@ class DragOptions:
     lora_lr: float = None        # 5e-4
     reference_blocks: tuple = None   # up-blocks whose self-attention uses the original's K/V; () = off
     blend: bool = None           # denoise with the original's latent outside the region (default: on)
+    drag_per_denoise: int = None # GoodDrag's alternation (AlDD): this many steps at a timestep, then
+                                 # one denoising step; 0 = all steps at the inverted timestep (published)
+    drag_levels: int = None      # AlDD: drag over at most this many timesteps: 10 (GoodDrag)
+    supervise: str = None        # motion supervision pulls towards the patch at the handle now
+                                 # ("step", DragDiffusion) or the original's at the start ("original", GoodDrag)
+    paste_back: bool = None      # the result keeps the input's own pixels outside the editable region,
+                                 # feathered over ``seam`` pixels (default: on); off = the model's decode
+    seam: int = None             # width of that seam in image pixels (default: 1/32 of the long side)
     init: str = None             # start from the inverted latent ("inverted", published) or from the
                                  # inversion of the image warped along the drags ("warp", FastDrag-style,
                                  # see warp.py; the teaching model's default, see its model card)
@@ -64,7 +72,8 @@ class DragOptions:
         published = dict(strength=0.7, steps=50, max_iters=80, lr=0.01, r_m=1, r_p=3, lam=0.1, up_block=second_last,
                          feature_scale=0.5, tolerance=2.0, preserve="step", lora=model.device.type == "cuda",
                          lora_steps=80, lora_rank=16, lora_lr=5e-4, reference_blocks=None,
-                         blend=True, init="inverted")
+                         blend=True, init="inverted", drag_per_denoise=0, drag_levels=10, supervise="step",
+                         paste_back=True, seam=None)
         own = model.defaults.get("drag", {})
         out = DragOptions(**{f.name: getattr(self, f.name) for f in fields(self)})
         for name, value in published.items():
@@ -79,6 +88,13 @@ class DragOptions:
             raise ValueError(f"up_block must be in [0, {n_up - 1}], got {self.up_block}")
         if self.init not in ("inverted", "warp"):
             raise ValueError(f"init must be 'inverted' or 'warp', got {self.init!r}")
+        if self.supervise not in ("step", "original"):
+            raise ValueError(f"supervise must be 'step' or 'original', got {self.supervise!r}")
+        if int(self.drag_per_denoise) < 0 or int(self.drag_levels) < 1:
+            raise ValueError(f"drag_per_denoise must be >= 0 and drag_levels >= 1, got "
+                             f"{self.drag_per_denoise} and {self.drag_levels}")
+        if self.seam is not None and int(self.seam) < 0:
+            raise ValueError(f"seam must be >= 0 pixels, got {self.seam}")
         if self.preserve not in ("step", "latent"):
             raise ValueError(f"preserve must be 'step' or 'latent', got {self.preserve!r}")
         for name in ("max_iters", "steps"):
@@ -118,21 +134,24 @@ def _patch(r: int) -> torch.Tensor:
 
 
 def motion_loss(feats: torch.Tensor, handles: torch.Tensor, targets: torch.Tensor, r_m: int,
-                active: torch.Tensor) -> torch.Tensor:
+                active: torch.Tensor, anchors: list | None = None) -> torch.Tensor:
     """Pull the patch around each active handle one unit step towards its target.
 
-    feats (C, h, w); handles, targets (N, 2) in cells; active (N,) bool. Returns a scalar:
+    feats (C, h, w); handles, targets (N, 2) in cells; active (N,) bool. The patch one step
+    ahead is pulled towards the (detached) patch at the handle now (DragDiffusion), or, with
+    ``anchors`` ([(K, C)] per handle), towards the original image's patch at the handle's
+    start (GoodDrag's information-preserving supervision: the handle cannot drift). Returns a scalar:
     per handle, the L1 difference averaged over channels and summed over the patch's
     cells (DragDiffusion's ``(2 r_m + 1)^2 * l1_loss``), so its balance with the summed
     preservation term (lambda) is the published one.
     """
     loss = feats.new_zeros(())
     off = _patch(r_m).to(feats.device)
-    for h, t, a in zip(handles, targets, active):
+    for i, (h, t, a) in enumerate(zip(handles, targets, active)):
         if not a:
             continue
         d = (t - h) / (t - h).norm().clamp_min(1e-6)
-        here = sample(feats, (h + off).cpu().numpy()).detach()
+        here = sample(feats, (h + off).cpu().numpy()).detach() if anchors is None else anchors[i]
         moved = sample(feats, (h + d + off).cpu().numpy())
         loss = loss + (moved - here).abs().mean(1).sum()
     return loss
@@ -164,61 +183,136 @@ def preservation_loss(z: torch.Tensor, z_ref: torch.Tensor, keep: torch.Tensor) 
 
 @dataclass
 class Problem:
-    """Everything one optimisation needs, already on the feature grid and the device."""
+    """Everything one optimisation needs, already on the feature grid and the device.
 
-    z_t: torch.Tensor          # (1, c, h, w) the inverted latent, at timestep t
-    t: int
-    t_next: int | None         # the next DDIM timestep (for the "step" preservation)
+    The drag may run at several DDIM timesteps (GoodDrag's alternation): level i is
+    ``timesteps[i]``; ``originals[i]`` (1, c, h, w) is the original image's inverted latent
+    there (level 0: the latent the drag starts from).
+    """
+
+    timesteps: list            # DDIM timesteps from the inverted one down (descending)
+    originals: list            # [(1, c, h, w)] the original's latent at each timestep
     emb: torch.Tensor
     grid: tuple                # (w, h) of the supervision features
     handles: torch.Tensor      # (N, 2) cells, where the handles start
     targets: torch.Tensor      # (N, 2) cells
     keep: torch.Tensor         # (1, 1, h, w) latent cells to keep (1) or edit (0)
-    z_start: torch.Tensor = None       # where the optimisation starts (default: z_t); a resumed run
+    z_start: torch.Tensor = None       # where the optimisation starts (default: originals[0]); a resumed run
+    level: int = 0                     # the timestep index that z_start sits at
     handles_now: torch.Tensor = None   # where the handles are at the start (default: handles)
     first_step: int = 0
 
+    @property
+    def z_t(self) -> torch.Tensor:
+        return self.originals[0]
+
+    @property
+    def t(self) -> int:
+        return self.timesteps[0]
+
+
+@dataclass
+class OptStep:
+    """What ``optimise`` yields after each step: a plain record a loop can read."""
+
+    step: int
+    handles: torch.Tensor      # (N, 2) cells: where tracking found the handles this step
+    losses: dict               # {"motion": float, "preserve": float}
+    latent: torch.Tensor       # (1, c, h, w) the latent after the step
+    level: int                 # the timestep index the latent sits at
+    done: bool = False         # every handle arrived (no update made this step)
+    final: bool = False        # the step budget is spent; ``handles`` tracked on the last latent
+
+
+def drag_level(step: int, opt: DragOptions, n_levels: int) -> int:
+    """The timestep index at which optimisation step ``step`` runs.
+
+    DragDiffusion (``drag_per_denoise`` 0): every step at the inverted timestep (0).
+    GoodDrag's alternation: ``drag_per_denoise`` steps at each timestep, then one
+    denoising step, over at most ``drag_levels`` timesteps.
+    """
+    if not opt.drag_per_denoise:
+        return 0
+    return min(step // int(opt.drag_per_denoise), int(opt.drag_levels) - 1, n_levels - 1)
+
+
+class _Level:
+    """The fixed inputs of the drag at one timestep: the original's features and the preservation target."""
+
+    def __init__(self, model, prob: Problem, opt: DragOptions, level: int, full: bool):
+        self.level, self.t = level, prob.timesteps[level]
+        self.t_next = prob.timesteps[level + 1] if level + 1 < len(prob.timesteps) else None
+        z0 = prob.originals[level]
+        with torch.no_grad():
+            f0, eps0 = unet_features(model, z0, self.t, prob.emb, opt.up_block, prob.grid, full)
+        off = _patch(opt.r_m).to(f0.device)
+        self.tracked = sample(f0, prob.handles.cpu().numpy())              # (N, C): what tracking looks for
+        self.patches = [sample(f0, (h + off).cpu().numpy()) for h in prob.handles]   # (K, C) each
+        self.ref = ddim_move(model, z0, eps0, self.t, self.t_next).float() if full else z0.float()
+
 
 def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
-    """Yield (step, handles (N, 2) cells, losses dict, latent) after each completed step.
+    """Yield an :class:`OptStep` after each completed step.
 
     ``handles`` are where tracking found them on the latent the step started from. The
-    last item has ``losses["done"] = True``: every handle arrived (no update made), or the
-    step budget is spent (the handles tracked once more on the final latent).
+    last item has ``done`` (every handle arrived, no update made) or ``final`` (the step
+    budget is spent; the handles tracked once more on the final latent). With
+    ``drag_per_denoise`` > 0 the latent takes one DDIM step down (no gradient, blended
+    with the original outside the region) every ``drag_per_denoise`` steps.
     """
     full = opt.preserve == "step"
-    with torch.no_grad():
-        f0, eps0 = unet_features(model, prob.z_t, prob.t, prob.emb, opt.up_block, prob.grid, full)
-        originals = sample(f0, prob.handles.cpu().numpy())
-        ref = ddim_move(model, prob.z_t, eps0, prob.t, prob.t_next).float() if full else prob.z_t.float()
+    n_levels = len(prob.timesteps)
     start = prob.z_t if prob.z_start is None else prob.z_start
     z = start.detach().float().clone().requires_grad_(True)
+    level = prob.level
+    ctx = _Level(model, prob, opt, level, full)
     adam = torch.optim.Adam([z], lr=opt.lr)
     handles = (prob.handles if prob.handles_now is None else prob.handles_now).clone()
     cuda = model.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if cuda and model.dtype == torch.float16 else None
+    known = True   # the handles' positions on z are known exactly (at the start: given)
     for step in range(prob.first_step, int(opt.max_iters)):
+        want = drag_level(step, opt, n_levels)
+        if want > level:
+            z = denoise_step(model, z.detach(), ctx.t, ctx.t_next, prob.emb, prob.keep,
+                             prob.originals[want]).requires_grad_(True)
+            level, ctx = want, _Level(model, prob, opt, want, full)
+            adam = torch.optim.Adam([z], lr=opt.lr)
+            known = False
         with torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
-            feats, eps = unet_features(model, z, prob.t, prob.emb, opt.up_block, prob.grid, full)
-        if step > 0 or not torch.equal(handles, prob.handles):  # the start is known exactly
-            handles = track(feats.detach(), originals, handles, opt.r_p)
+            feats, eps = unet_features(model, z, ctx.t, prob.emb, opt.up_block, prob.grid, full)
+        if step > 0 or not known or not torch.equal(handles, prob.handles):
+            handles = track(feats.detach(), ctx.tracked, handles, opt.r_p)
         dist = (handles - prob.targets).norm(dim=1)
         active = dist > opt.tolerance
         if not active.any():
-            yield step, handles.clone(), {"motion": 0.0, "preserve": 0.0, "done": True}, z.detach().clone()
+            yield OptStep(step, handles.clone(), {"motion": 0.0, "preserve": 0.0}, z.detach().clone(), level,
+                          done=True)
             return
-        lm = motion_loss(feats, handles, prob.targets, opt.r_m, active)
-        moved = ddim_move(model, z, eps, prob.t, prob.t_next).float() if full else z
-        lp = preservation_loss(moved, ref, prob.keep)
+        anchors = ctx.patches if opt.supervise == "original" else None
+        lm = motion_loss(feats, handles, prob.targets, opt.r_m, active, anchors)
+        moved = ddim_move(model, z, eps, ctx.t, ctx.t_next).float() if full else z
+        lp = preservation_loss(moved, ctx.ref, prob.keep)
         loss = lm + opt.lam * lp
         optimizer_step(loss, adam, scaler)
-        yield step, handles.clone(), {"motion": float(lm.detach()), "preserve": float(lp.detach()), "done": False}, z.detach().clone()
+        yield OptStep(step, handles.clone(), {"motion": float(lm.detach()), "preserve": float(lp.detach())},
+                      z.detach().clone(), level)
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
-        feats, _ = unet_features(model, z, prob.t, prob.emb, opt.up_block, prob.grid, False)
-    handles = track(feats, originals, handles, opt.r_p)
+        feats, _ = unet_features(model, z, ctx.t, prob.emb, opt.up_block, prob.grid, False)
+    handles = track(feats, ctx.tracked, handles, opt.r_p)
     arrived = bool(((handles - prob.targets).norm(dim=1) <= opt.tolerance).all())
-    yield int(opt.max_iters), handles.clone(), {"motion": 0.0, "preserve": 0.0, "done": arrived,
-                                                "final": True}, z.detach().clone()
+    yield OptStep(int(opt.max_iters), handles.clone(), {"motion": 0.0, "preserve": 0.0}, z.detach().clone(),
+                  level, done=arrived, final=True)
+
+
+@torch.no_grad()
+def denoise_step(model: DiffusionModel, z: torch.Tensor, t: int, t_next: int | None, emb: torch.Tensor,
+                 keep: torch.Tensor, original_next: torch.Tensor) -> torch.Tensor:
+    """One DDIM step of z (1, c, h, w) from t to t_next; outside the region (``keep`` 1) the
+    original's latent at t_next is taken, as the final denoising does."""
+    eps = model.eps(model.unet(z.to(model.dtype), t, encoder_hidden_states=emb).sample, z, t)
+    z = ddim_move(model, z, eps, t, t_next).float()
+    return keep * original_next.float() + (1 - keep) * z
 
 
 def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler=None) -> None:

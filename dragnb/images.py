@@ -149,3 +149,21 @@ def to_pil(x: torch.Tensor, size=None) -> Image.Image:
     if size is not None and tuple(size) != im.size:
         im = im.resize(tuple(size), Image.BICUBIC)
     return im
+
+
+def paste_back(original: Image.Image, edited: Image.Image, mask: np.ndarray, seam: int) -> Image.Image:
+    """The edit inside ``mask``, the original's own pixels outside it, feathered across a seam.
+
+    original, edited: PIL RGB of the same size (W, H); mask (H, W) bool, True = editable.
+    The edit's weight is 1 on the mask and falls linearly to 0 at ``seam`` pixels from it:
+    farther out the result *is* the original, bit for bit.
+    """
+    from scipy import ndimage
+
+    if edited.size != original.size:
+        raise ValueError(f"edited image is {edited.size}, original {original.size}: they must match")
+    dist = ndimage.distance_transform_edt(~np.asarray(mask, bool))   # 0 on the mask
+    alpha = np.clip(1.0 - dist / (max(int(seam), 0) + 1), 0.0, 1.0)[..., None]
+    a, b = np.asarray(original.convert("RGB"), np.float64), np.asarray(edited, np.float64)
+    out = np.round(alpha * b + (1 - alpha) * a).astype(np.uint8)
+    return Image.fromarray(out, "RGB")

@@ -7,7 +7,8 @@
 
 Stages (each timed): identity LoRA (optional) -> DDIM inversion -> editable region ->
 (``init="warp"``: the image warped along the drags, ``warp.py``, and inverted too) ->
-latent optimisation (``drag.optimise``) -> denoising with reference attention.
+latent optimisation (``drag.optimise``) -> denoising with reference attention -> the
+input's own pixels pasted back outside the editable region (``images.paste_back``).
 Interrupting ``run()`` (KeyboardInterrupt) keeps the last completed step: ``result()``
 then finishes from there. The user's image, points and mask are never modified.
 """
@@ -24,7 +25,7 @@ from PIL import Image
 
 from .drag import DragOptions, Problem, as_cells, optimise
 from .features import dift_features
-from .images import check_points, load_image, to_pil
+from .images import check_points, load_image, paste_back, to_pil
 from .inversion import Inversion, invert, predict_eps
 from .loading import DiffusionModel
 from .lora import fit_identity_lora, remove_lora, use_lora
@@ -42,6 +43,7 @@ class DragStep:
     distance: float              # largest handle-to-target distance, image pixels
     losses: dict                 # {"motion": float, "preserve": float}
     preview: Image.Image | None = None
+    level: int = 0               # the DDIM timestep index of the latent (> 0 once AlDD has denoised)
 
 
 @dataclass
@@ -154,6 +156,7 @@ class DragSession:
         self.warped: Image.Image | None = None   # init="warp": the image the optimisation starts from
         self._lora = None
         self._latent = None      # the latent after the last completed step
+        self._level = 0          # the timestep index it sits at (> 0 after AlDD's denoising steps)
         self._handles = self.start.copy()
         self._started = False
         self._arrived = False
@@ -210,16 +213,26 @@ class DragSession:
         geo = inv.geometry
         z = inv.latent
         keep = self._keep()
-        t_next = inv.timesteps[1] if len(inv.timesteps) > 1 else None
         start = as_cells(geo.to_grid(self.start, grid), z.device)
         targets = as_cells(geo.to_grid(self.targets, grid), z.device)
         short = (targets - start).norm(dim=1) <= o.tolerance
         if short.any() and not self.history:
             warnings.warn(f"handle {int(short.nonzero()[0, 0])} is within the stop tolerance of its target "
                           f"({o.tolerance} feature cells): it will not move. Drag further, or lower tolerance.")
-        return Problem(z, inv.timestep, t_next, inv.embedding, grid, start, targets, keep,
-                       z_start=self._latent, handles_now=as_cells(geo.to_grid(self._handles, grid), z.device),
+        return Problem(list(inv.timesteps), self._originals(), inv.embedding, grid, start, targets, keep,
+                       z_start=self._latent, level=self._level, handles_now=as_cells(geo.to_grid(self._handles, grid), z.device),
                        first_step=self.history[-1].step + 1 if self.history else 0)
+
+    def _seam(self) -> int:
+        """The paste-back seam in image pixels: ``seam``, else 1/32 of the long side (at least 1)."""
+        seam = self.options.seam
+        return max(1, round(max(self.image.size) / 32)) if seam is None else int(seam)
+
+    def _originals(self) -> list:
+        """The original's inverted latent at each timestep still to denoise: [(1, c, h, w)]."""
+        inv = self.inversion
+        dev = inv.latent.device
+        return [inv.latent] + [z.to(dev, inv.latent.dtype) for z in inv.trajectory[-2:0:-1]]
 
     def _keep(self) -> torch.Tensor:
         """(1, 1, h, w) latent cells outside the editable region (1 = keep): a cell is
@@ -251,19 +264,18 @@ class DragSession:
                 self.timings["optimisation"] = self.timings.get("optimisation", 0.0) + time.perf_counter() - start
                 if item is None:
                     break
-                step, cells, losses, z = item
-                handles = geo.from_grid(cells.cpu().numpy(), prob.grid)
+                handles = geo.from_grid(item.handles.cpu().numpy(), prob.grid)
                 dist = float(np.linalg.norm(handles - self.targets, axis=1).max())
                 self._handles = handles
-                done, final = losses.pop("done"), losses.pop("final", False)
-                if done or final:
-                    self._arrived = done
+                if item.done or item.final:
+                    self._arrived = item.done
+                    self._latent, self._level = item.latent, item.level
                     break
-                self._latent = z
+                self._latent, self._level = item.latent, item.level
                 preview = None
-                if o.preview_every and step % o.preview_every == 0:
-                    preview = self._timed("previews", self.preview, z)
-                state = DragStep(step, handles, dist, losses, preview)
+                if o.preview_every and item.step % o.preview_every == 0:
+                    preview = self._timed("previews", self.preview, item.latent)
+                state = DragStep(item.step, handles, dist, item.losses, preview, item.level)
                 self.history.append(state)
                 yield state
 
@@ -272,7 +284,7 @@ class DragSession:
         """A quick look at a latent: the UNet's one-step estimate of the clean image."""
         m, inv = self.model, self.inversion
         z = self._latent if z is None else z
-        t = inv.timestep
+        t = inv.timesteps[self._level]
         eps = predict_eps(m, z.to(m.dtype), t, inv.embedding).float()
         a = m.scheduler.alphas_cumprod[t].to(z.device).float()
         x0 = (z.float() - (1 - a).sqrt() * eps) / a.sqrt()
@@ -288,9 +300,12 @@ class DragSession:
         m, inv = self.model, self.inversion
         with use_lora(m, self._lora):
             keep = self._keep() if self.options.blend else None
-            z0 = self._timed("denoising", denoise_with_reference, m, inv.latent, self._latent,
-                             inv.timesteps, inv.embedding, self.options.reference_blocks, keep)
+            lv = self._level
+            z0 = self._timed("denoising", denoise_with_reference, m, self._originals()[lv], self._latent,
+                             inv.timesteps[lv:], inv.embedding, self.options.reference_blocks, keep)
             image = self._timed("decoding", lambda: to_pil(m.decode(z0), inv.geometry.user))
+        if self.options.paste_back:
+            image = paste_back(self.image, image, self.mask, self._seam())
         if self._lora is not None:
             remove_lora(m, self._lora)
             self._lora = None

@@ -27,3 +27,15 @@ def test_the_teaching_models_drag_moves_things_on_ground_truth(cases):
     rel = [s["rel"] for s in rows]
     assert np.median(rel) < 0.5, rel                     # measured: 0.19 on these 8 (bench: 0.23 on 40)
     assert min(s["bg_psnr"] for s in rows) > 26, rows    # measured: 29.1 dB at worst
+
+
+def test_the_summary_counts_each_kind_within_a_quarter_of_the_drag():
+    def row(name, rel, alone):
+        s = {"rel": rel, "bg_psnr": 30.0, "truth_psnr": 25.0}
+        return {"name": name, "wall": 1.0, **s, "alone": {**s, "rel": alone}, "nothing": {**s, "rel": 1.0},
+                "paste": {**s, "rel": 0.5}}
+
+    text = bench.summary([row("bend tail", 0.1, 0.9), row("bend tail", 0.3, 0.2), row("move sun", 0.2, 0.6)])
+    assert "bend tail    dragnb 1/2, alone 1/2, cut-and-paste 0/2" in text
+    assert "move sun     dragnb 1/1, alone 0/1" in text
+    assert "optimisation alone 0.600" in text

@@ -135,3 +135,53 @@ def test_an_interrupted_lora_fit_leaves_the_model_as_it_was(tiny_sd, scene_image
         fit_identity_lora(tiny_sd, z0, tiny_sd.embed(""), steps=5, callback=stop)
     assert not getattr(tiny_sd.unet, "peft_config", {})
     assert not any(p.requires_grad for p in tiny_sd.unet.parameters())
+
+
+def test_alternating_drag_and_denoising_steps_down_every_k_steps(tiny_sd, scene_image):
+    # GoodDrag's AlDD: 2 steps at each timestep, then one DDIM step down, over at most 2 timesteps
+    s = dragnb.DragSession(tiny_sd, scene_image, [(15, 13)], [(25, 13)], tolerance=0.0, drag_per_denoise=2,
+                           drag_levels=2, preview_every=1, **{**FAST, "max_iters": 6})
+    states = list(s.run())
+    assert [st.level for st in states] == [0, 0, 1, 1, 1, 1]
+    ts = s.inversion.timesteps
+    assert s._level == 1 and ts[1] < ts[0]
+    assert s.result().image.size == (32, 32)
+
+
+def test_dragdiffusion_drags_at_one_timestep(tiny_sd, scene_image):
+    s = dragnb.DragSession(tiny_sd, scene_image, [(15, 13)], [(25, 13)], tolerance=0.0, **FAST)
+    assert {st.level for st in s.run()} == {0}
+
+
+def test_original_supervision_pulls_towards_the_originals_patch_not_the_current_one():
+    feats = torch.zeros(2, 9, 9)
+    feats[:, :, 5:] = 1.0
+    h, t = torch.tensor([[3.0, 4.0]]), torch.tensor([[8.0, 4.0]])
+    on = torch.tensor([True])
+    # anchored to a patch equal to the features one step ahead: nothing left to pull
+    ahead = torch.zeros(9, 2)
+    ahead[[2, 5, 8]] = 1.0   # the 3x3 patch one cell right: its right column is across the edge
+    assert float(motion_loss(feats, h, t, 1, on, [ahead])) == pytest.approx(0.0)
+    assert float(motion_loss(feats, h, t, 1, on)) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("option, words", [(dict(supervise="pixels"), "supervise"),
+                                           (dict(drag_per_denoise=-1), "drag_per_denoise"),
+                                           (dict(seam=-2), "seam")])
+def test_bad_optimisation_choices_are_named(tiny_sd, scene_image, option, words):
+    with pytest.raises(ValueError, match=words):
+        dragnb.DragSession(tiny_sd, scene_image, [(5, 5)], [(9, 9)], **option)
+
+
+def test_outside_the_region_and_its_seam_the_result_is_the_input_bit_for_bit(tiny_sd, scene_image):
+    from dragnb.region import grow_mask
+
+    mask = np.zeros((32, 32), bool)
+    mask[8:20, 10:26] = True
+    r = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], mask=mask, seam=2, **FAST)
+    out = np.asarray(r.image)
+    far = ~grow_mask(mask, 3)
+    assert np.array_equal(out[far], scene_image[far])
+    raw = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], mask=mask, paste_back=False, **FAST)
+    assert not np.array_equal(np.asarray(raw.image)[far], scene_image[far])   # the decode alone repaints it
+    assert np.array_equal(np.asarray(raw.image)[mask], out[mask])            # inside: the same edit
