@@ -38,6 +38,7 @@ from .scenes import random_scene
 # --- knobs -------------------------------------------------------------------------
 N_SCENES = 30_000          # training scenes: seeds 0 .. N_SCENES-1 (held-apart: >= 1_000_000)
 VAE_STEPS, VAE_BATCH, VAE_LR = 1600, 32, 1e-3
+VAE_STEPS_32 = 800         # --latent 32: a x2 autoencoder compresses 3x, not 12x; its step costs ~2x
 KL_WEIGHT = 1e-6
 UNET_STEPS, UNET_BATCH, UNET_LR = 2400, 64, 1e-3
 WARMUP = 200
@@ -84,6 +85,7 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 class Trainer:
     def __init__(self, run: Path, latent: int = 16):
         self.run, self.latent = run, latent
+        self.vae_steps = VAE_STEPS if latent == 16 else VAE_STEPS_32
         run.mkdir(parents=True, exist_ok=True)
         self.vae, self.unet, self.text, self.tok, _ = build_models(run / "tokenizer", seed=SEED, latent=latent)
         self.ema = copy.deepcopy(self.unet).requires_grad_(False)
@@ -133,7 +135,7 @@ class Trainer:
         flip = torch.from_numpy(rng.random(VAE_BATCH) < 0.5)
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         for g in self.vae_opt.param_groups:
-            g["lr"] = lr_at(step, VAE_STEPS, VAE_LR)
+            g["lr"] = lr_at(step, self.vae_steps, VAE_LR)
         post = self.vae.encode(x).latent_dist
         y = self.vae.decode(post.sample()).sample
         loss = F.mse_loss(y, x) + 0.5 * F.l1_loss(y, x) + KL_WEIGHT * post.kl().mean()
@@ -195,7 +197,7 @@ class Trainer:
         st = self.state
         if st["phase"] == "vae":
             self.vae.train()
-            bar = tqdm(range(st["step"], VAE_STEPS), desc="vae", initial=st["step"], total=VAE_STEPS)
+            bar = tqdm(range(st["step"], self.vae_steps), desc="vae", initial=st["step"], total=self.vae_steps)
             for step in bar:
                 t0 = time.time()
                 loss = self.vae_step(data["images"], step)
