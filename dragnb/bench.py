@@ -19,13 +19,15 @@ region out and pasting it at the target (the hole filled with the nearest colour
 from __future__ import annotations
 
 import argparse
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy import ndimage
 
 from .loading import load
+from .drag import DragOptions
 from .session import drag
 from .teaching.scenes import random_scene
 
@@ -227,23 +229,76 @@ def summary(rows: list) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("which", choices=["synthetic"])
-    p.add_argument("--model", default="tiny")
-    p.add_argument("-n", type=int, default=40)
-    p.add_argument("--mask", choices=["auto", "truth", "all"], default="auto")
-    p.add_argument("--seed", type=int, default=SEED, help=f"cases from the scenes after this seed (default {SEED})")
-    p.add_argument("--alone", action="store_true",
-                   help="also run the optimisation alone (init='inverted', strength 0.7) on the same cases")
+def _option_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per ``DragOptions`` field (``--max-iters 40``), plus ``--option NAME=VALUE``."""
+    for f in fields(DragOptions):
+        p.add_argument("--" + f.name.replace("_", "-"), dest="opt_" + f.name, type=_value, default=None,
+                       metavar="V", help=argparse.SUPPRESS)
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                   help="a DragOptions field, e.g. --option max_iters=40")
-    args = p.parse_args(argv)
-    opts = {}
+                   help="a DragOptions field, e.g. --option max_iters=40 (or --max-iters 40)")
+
+
+def _options(args) -> dict:
+    opts = {f.name: getattr(args, "opt_" + f.name) for f in fields(DragOptions)
+            if getattr(args, "opt_" + f.name) is not None}
     for o in args.option:
         k, v = o.split("=", 1)
         opts[k] = _value(v)
-    print(summary(run(args.model, args.n, args.mask, args.seed, args.alone, **opts)))
+    return opts
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="which", required=True)
+    syn = sub.add_parser("synthetic", help="drags on teaching-model scenes scored against the scene world")
+    syn.add_argument("--model", default="tiny")
+    syn.add_argument("-n", type=int, default=40)
+    syn.add_argument("--mask", choices=["auto", "truth", "all"], default="auto")
+    syn.add_argument("--seed", type=int, default=SEED, help=f"cases from the scenes after this seed (default {SEED})")
+    syn.add_argument("--alone", action="store_true",
+                     help="also run the optimisation alone (init='inverted', strength 0.7) on the same cases")
+    _option_flags(syn)
+    db = sub.add_parser("dragbench", help="DragBench's samples (category/sample/ folders): MD and IF per category")
+    db.add_argument("dir", help="a DragBench folder")
+    db.add_argument("--model", default="auto", help="the model that drags (default: dragnb.load's choice)")
+    db.add_argument("--out", default="dragbench-results", help="where edits and result.json files go (resumable)")
+    db.add_argument("--md-model", default="stabilityai/stable-diffusion-2-1",
+                    help="the DIFT model for MD (published: SD 2.1 at t=261, up_blocks[1]); 'tiny' uses "
+                         "the teaching model with its own DIFT defaults")
+    db.add_argument("--no-fidelity", action="store_true", help="skip IF (1 - LPIPS)")
+    _option_flags(db)
+    args = p.parse_args(argv)
+    if args.which == "synthetic":
+        print(summary(run(args.model, args.n, args.mask, args.seed, args.alone, **_options(args))))
+        return
+    try:
+        dragbench_main(args)
+    except ValueError as e:   # missing weights or packages: say what to do, no traceback
+        raise SystemExit(f"dragnb.bench dragbench: {e}\n(or run without IF: --no-fidelity)")
+
+
+def dragbench_main(args) -> None:
+    """``bench dragbench``: this process's share of the samples (``accelerate launch`` or
+    ``torchrun`` set several), then the table from every process's results."""
+    from . import dragbench as db
+    from .metrics import MD_ENSEMBLE, MD_T, MD_UP_BLOCK, lpips_network
+
+    rank, world, wait = 0, 1, (lambda: None)
+    try:
+        from accelerate import PartialState
+        state = PartialState(cpu=True) if os.environ.get("WORLD_SIZE") else None
+        if state is not None:
+            rank, world, wait = state.process_index, state.num_processes, state.wait_for_everyone
+    except ImportError:
+        pass
+    net = None if args.no_fidelity else lpips_network()
+    model = load(args.model, verbose=rank == 0)
+    md_model = model if args.md_model == args.model else load(args.md_model, verbose=rank == 0)
+    md_kw = {} if args.md_model == "tiny" else dict(t=MD_T, up_block=MD_UP_BLOCK, ensemble=MD_ENSEMBLE, size=512)
+    db.run_benchmark(model, args.dir, args.out, md_model, md_kw, net, rank, world, **_options(args))
+    wait()
+    if rank == 0:
+        print(db.results_table(args.out))
 
 
 def _value(v: str):

@@ -61,9 +61,20 @@ class Sample:
 
 
 def read_meta(path) -> dict:
-    """The dict in a ``meta_data.pkl``, loaded with the restricted unpickler."""
+    """The dict in a ``meta_data.pkl``, loaded with the restricted unpickler.
+
+    A corrupt or truncated file raises a ValueError naming it (a refused class stays an
+    ``UnpicklingError`` saying which)."""
     with open(path, "rb") as f:
-        return _SafeUnpickler(f).load()
+        try:
+            return _SafeUnpickler(f).load()
+        except pickle.UnpicklingError as e:
+            if "refusing" in str(e):
+                raise
+            raise ValueError(f"{path} is not a readable pickle (corrupt or truncated?): {e}") from e
+        except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as e:
+            raise ValueError(f"{path} is not a readable pickle (corrupt or truncated?): "
+                             f"{type(e).__name__}: {e}") from e
 
 
 def read_sample(folder) -> Sample:
@@ -108,3 +119,106 @@ def write_sample(folder, image, handles, targets, mask=None, prompt: str = "") -
 def _num(v: float):
     """Whole numbers as int (as DragBench stores them), others as float."""
     return int(v) if float(v).is_integer() else float(v)
+
+
+# -- running the benchmark ------------------------------------------------------------------
+
+def find_samples(root) -> list:
+    """Every sample folder under ``root``: [(category, name, folder)], sorted.
+
+    A sample is a folder holding ``original_image.png`` or ``meta_data.pkl`` (a broken one is
+    found too, and fails on its own). DragBench's layout is ``category/sample/``; a flat
+    folder of ``category__sample`` folders works as well.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder of DragBench samples")
+    found = {p.parent for pat in ("original_image.png", "meta_data.pkl") for p in root.rglob(pat)}
+    out = []
+    for folder in sorted(found):
+        rel = folder.relative_to(root).parts
+        category = rel[-2] if len(rel) >= 2 else (folder.name.split("__")[0] if "__" in folder.name else "")
+        out.append((category, folder.name, folder))
+    return out
+
+
+def run_sample(model, folder, out_dir, md_model=None, md_kw=None, fidelity_net=None, **options) -> dict:
+    """Drag one sample, write its edit and ``result.json`` into ``out_dir``; return the record.
+
+    A failure is recorded (``ok`` False, ``error`` naming it), not raised.
+    """
+    import json
+    import time
+
+    import torch
+
+    from .metrics import found_handles, image_fidelity
+    from .session import drag
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rec = {"sample": str(folder), "ok": False}
+    start = time.perf_counter()
+    try:
+        s = read_sample(folder)
+        if model.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        mask = s.mask if s.mask.any() else None
+        r = drag(model, s.image, s.handles, s.targets, mask=mask, prompt=s.prompt, **options)
+        r.image.save(out_dir / "edited.png")
+        rec.update(seconds=r.timings, steps=len(r.history), arrived=r.arrived)
+        if model.device.type == "cuda":
+            rec["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
+        if md_model is not None:
+            found = found_handles(md_model, s.image, r.image, s.handles, s.prompt, **(md_kw or {}))
+            rec["found"] = found.tolist()
+            rec["md"] = float(np.linalg.norm(found - s.targets, axis=1).mean())
+        if fidelity_net is not None:
+            rec["if"] = image_fidelity(s.image, r.image, fidelity_net)
+        rec["ok"] = True
+    except Exception as e:   # recorded per sample: the run goes on
+        rec["error"] = f"{type(e).__name__}: {e}"
+    rec["wall"] = time.perf_counter() - start
+    tmp = out_dir / "result.json.tmp"
+    tmp.write_text(json.dumps(rec, indent=1))
+    tmp.replace(out_dir / "result.json")   # a sample counts as done only once this exists
+    return rec
+
+
+def run_benchmark(model, root, out, md_model=None, md_kw=None, fidelity_net=None, rank: int = 0,
+                  world: int = 1, progress: bool = True, **options) -> list:
+    """Run every sample under ``root`` not yet finished in ``out`` (this process's share:
+    samples ``rank``, ``rank + world``, ...). Returns the records run now."""
+    from tqdm.auto import tqdm
+
+    todo = [(c, n, f) for c, n, f in find_samples(root)[rank::world]
+            if not (Path(out) / c / n / "result.json").exists()]
+    recs = []
+    for category, name, folder in tqdm(todo, desc=f"DragBench{f' [{rank}/{world}]' if world > 1 else ''}",
+                                       disable=not progress):
+        rec = run_sample(model, folder, Path(out) / category / name, md_model, md_kw, fidelity_net, **options)
+        recs.append({"category": category, "name": name, **rec})
+    return recs
+
+
+def results_table(out) -> str:
+    """MD and IF per category and overall, from every ``result.json`` under ``out``."""
+    import json
+
+    rows = {}
+    for p in sorted(Path(out).rglob("result.json")):
+        rec = json.loads(p.read_text())
+        rows.setdefault(p.parent.parent.name if p.parent.parent != Path(out) else "", []).append(rec)
+
+    def line(name, recs):
+        ok = [r for r in recs if r.get("ok")]
+        md = [r["md"] for r in ok if "md" in r]
+        fi = [r["if"] for r in ok if "if" in r]
+        fmt = (lambda v: f"{np.mean(v):8.2f}" if v else "       -")
+        fmt3 = (lambda v: f"{np.mean(v):8.3f}" if v else "       -")
+        return f"{name[:26]:26s} {len(recs):7d} {len(recs) - len(ok):6d} {fmt(md)} {fmt3(fi)}"
+
+    lines = [f"{'category':26s} {'samples':>7s} {'failed':>6s} {'MD (px)':>8s} {'IF':>8s}"]
+    lines += [line(c, r) for c, r in sorted(rows.items())]
+    lines.append(line("all", [r for recs in rows.values() for r in recs]))
+    return "\n".join(lines)

@@ -185,3 +185,17 @@ def test_outside_the_region_and_its_seam_the_result_is_the_input_bit_for_bit(tin
     raw = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], mask=mask, paste_back=False, **FAST)
     assert not np.array_equal(np.asarray(raw.image)[far], scene_image[far])   # the decode alone repaints it
     assert np.array_equal(np.asarray(raw.image)[mask], out[mask])            # inside: the same edit
+
+
+def test_a_photo_of_another_size_and_shape_comes_back_at_its_size_untouched_outside(tiny_sd):
+    from dragnb.region import grow_mask
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (48, 80, 3), dtype=np.uint8)   # not the model's 32x32, not square
+    mask = np.zeros((48, 80), bool)
+    mask[10:30, 20:50] = True
+    r = dragnb.drag(tiny_sd, photo, [(30, 20)], [(40, 20)], mask=mask, **FAST)
+    out = np.asarray(r.image)
+    assert out.shape == photo.shape
+    far = ~grow_mask(mask, 3)   # the default seam: 1/32 of the long side = 2 px (+1 for the ramp's end)
+    assert np.array_equal(out[far], photo[far])
