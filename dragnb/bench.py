@@ -294,7 +294,8 @@ def dragbench_main(args) -> None:
     net = None if args.no_fidelity else lpips_network()
     model = load(args.model, verbose=rank == 0)
     md_model = model if args.md_model == args.model else load(args.md_model, verbose=rank == 0)
-    md_kw = {} if args.md_model == "tiny" else dict(t=MD_T, up_block=MD_UP_BLOCK, ensemble=MD_ENSEMBLE, size=512)
+    md_kw = (dict(t=None, up_block=None) if args.md_model == "tiny"   # the teaching model's own DIFT defaults
+             else dict(t=MD_T, up_block=MD_UP_BLOCK, ensemble=MD_ENSEMBLE, size=512))
     db.run_benchmark(model, args.dir, args.out, md_model, md_kw, net, rank, world, **_options(args))
     wait()
     if rank == 0:

@@ -153,12 +153,16 @@ def image_grid(images, cols: int = 8, titles=None, scale: float = 1.5):
     return fig
 
 
-def drag_arrows(image, handles, targets, ax=None, title: str | None = None):
-    """Image with numbered arrows from each handle (red) to its target (blue)."""
+def drag_arrows(image, handles, targets, ax=None, title: str | None = None, mask=None):
+    """Image with numbered arrows from each handle (red) to its target (blue); ``mask``
+    (H, W) bool, if given, tinted and outlined (the region that may change)."""
     fig = None
     if ax is None:
         fig, (ax,) = _figure(1, 4)
-    _show(ax, image, title)
+    if mask is not None:
+        mask_overlay(image, mask, ax=ax, title=title)
+    else:
+        _show(ax, image, title)
     for i, (h, t) in enumerate(zip(np.atleast_2d(handles), np.atleast_2d(targets))):
         ax.annotate("", xy=t, xytext=h, arrowprops=dict(arrowstyle="->", color="white", lw=2.5))
         ax.annotate("", xy=t, xytext=h, arrowprops=dict(arrowstyle="->", color="black", lw=1))

@@ -12,6 +12,7 @@ from dragnb.teaching.scenes import random_scene
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "dragbench-samples"
 FAST = dict(max_iters=3, steps=10)
+TINY_DIFT = dict(t=None, up_block=None)   # MD with the teaching model's own DIFT defaults
 
 
 def stand_in_lpips(a, b):
@@ -90,7 +91,7 @@ def test_samples_are_found_in_both_layouts(bench_dir):
 
 def test_the_benchmark_records_failures_by_name_and_goes_on(tiny, bench_dir, tmp_path):
     out = tmp_path / "out"
-    recs = db.run_benchmark(tiny, bench_dir, out, tiny, {}, stand_in_lpips, progress=False, **FAST)
+    recs = db.run_benchmark(tiny, bench_dir, out, tiny, TINY_DIFT, stand_in_lpips, progress=False, **FAST)
     by = {r["name"]: r for r in recs}
     assert len(recs) == 7 and all(by[n]["ok"] for n in ("s0", "s1", "s2"))
     assert "meta_data.pkl is missing" in by["no_pkl"]["error"]
@@ -108,10 +109,10 @@ def test_the_benchmark_records_failures_by_name_and_goes_on(tiny, bench_dir, tmp
 
 def test_a_second_run_drags_nothing_twice_and_two_shares_make_the_same_table(tiny, bench_dir, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    db.run_benchmark(tiny, bench_dir, one, tiny, {}, stand_in_lpips, progress=False, **FAST)
-    assert db.run_benchmark(tiny, bench_dir, one, tiny, {}, stand_in_lpips, progress=False, **FAST) == []
+    db.run_benchmark(tiny, bench_dir, one, tiny, TINY_DIFT, stand_in_lpips, progress=False, **FAST)
+    assert db.run_benchmark(tiny, bench_dir, one, tiny, TINY_DIFT, stand_in_lpips, progress=False, **FAST) == []
     for rank in (0, 1):   # what two processes of `accelerate launch` each run
-        db.run_benchmark(tiny, bench_dir, two, tiny, {}, stand_in_lpips, rank=rank, world=2, progress=False, **FAST)
+        db.run_benchmark(tiny, bench_dir, two, tiny, TINY_DIFT, stand_in_lpips, rank=rank, world=2, progress=False, **FAST)
     assert db.results_table(one) == db.results_table(two)
 
 
