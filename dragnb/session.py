@@ -70,9 +70,13 @@ def check_drag_points(handles, targets, size) -> tuple:
     if len(h) != len(t):
         raise ValueError(f"got {len(h)} handles but {len(t)} targets: they come in pairs")
     same = np.linalg.norm(h - t, axis=1) < 0.5
-    if same.any():
-        i = int(np.argmax(same))
-        raise ValueError(f"handle {i} at ({h[i, 0]:g}, {h[i, 1]:g}) equals its target: nothing to drag")
+    if same.all():
+        i = 0
+        raise ValueError(f"handle {i} at ({h[i, 0]:g}, {h[i, 1]:g}) equals its target: nothing to drag"
+                         if len(h) == 1 else "every handle equals its target: nothing to drag")
+    if same.any():   # DragDiffusion skips such a pair (two of DragBench's samples have one)
+        which = ", ".join(str(i) for i in np.flatnonzero(same))
+        warnings.warn(f"handle(s) {which} equal their targets: they stay where they are; the other pairs are dragged")
     return h, t
 
 
@@ -215,7 +219,8 @@ class DragSession:
         keep = self._keep()
         start = as_cells(geo.to_grid(self.start, grid), z.device)
         targets = as_cells(geo.to_grid(self.targets, grid), z.device)
-        short = (targets - start).norm(dim=1) <= o.tolerance
+        length = torch.as_tensor(np.linalg.norm(self.targets - self.start, axis=1), device=z.device)
+        short = ((targets - start).norm(dim=1) <= o.tolerance) & (length >= 0.5)   # equal pairs: warned already
         if short.any() and not self.history:
             warnings.warn(f"handle {int(short.nonzero()[0, 0])} is within the stop tolerance of its target "
                           f"({o.tolerance} feature cells): it will not move. Drag further, or lower tolerance.")

@@ -67,6 +67,8 @@ def warped_image(image: Image.Image, regions: list, handles, targets, mask: np.n
     orig = np.asarray(image.convert("RGB"))
     out = orig.astype(np.float64)
     for region, hp, tp in zip(regions, handles, targets):
+        if np.hypot(tp[0] - hp[0], tp[1] - hp[1]) < 0.5:
+            continue   # a pair that stays where it is
         out = warp_array(out, drag_weight(region, hp, tp, rho, sigma), hp, tp)
     out = np.clip(np.round(out), 0, 255).astype(np.uint8)
     return Image.fromarray(np.where(mask[..., None], out, orig))

@@ -199,3 +199,13 @@ def test_a_photo_of_another_size_and_shape_comes_back_at_its_size_untouched_outs
     assert out.shape == photo.shape
     far = ~grow_mask(mask, 3)   # the default seam: 1/32 of the long side = 2 px (+1 for the ramp's end)
     assert np.array_equal(out[far], photo[far])
+
+
+def test_a_pair_whose_handle_equals_its_target_stays_and_the_others_are_dragged(tiny_sd, scene_image):
+    # two of DragBench's samples have such a pair; DragDiffusion skips it
+    with pytest.warns(UserWarning, match="equal their targets") as seen:
+        r = dragnb.drag(tiny_sd, scene_image, [(15, 13), (5, 25)], [(22, 13), (5, 25)], init="warp", **FAST)
+    assert len([w for w in seen if "equal" in str(w.message)]) == 1
+    assert r.image.size == (32, 32) and r.targets.tolist() == [[22, 13], [5, 25]]
+    with pytest.raises(ValueError, match="every handle equals its target"):
+        dragnb.drag(tiny_sd, scene_image, [(15, 13), (5, 25)], [(15, 13), (5, 25)])
