@@ -229,6 +229,12 @@ def upsampled_cosine(fmap: torch.Tensor, query: torch.Tensor, size: tuple) -> to
     return num / (sq.clamp_min(0).sqrt() * q.norm() + 1e-8)
 
 
+def user_cosine(fmap: torch.Tensor, query: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+    """``upsampled_cosine`` over the model frame at the user's scale, cropped to the user's image: (H, W)."""
+    w, h = geometry.user
+    return upsampled_cosine(fmap, query, geometry.framed)[:h, :w]
+
+
 def similarity_map(features: Features, point, target: Features | None = None) -> np.ndarray:
     """Cosine similarity between the feature at ``point`` and every pixel.
 
@@ -238,7 +244,7 @@ def similarity_map(features: Features, point, target: Features | None = None) ->
     """
     tgt = target if target is not None else features
     q = features.at(point)[0]
-    return upsampled_cosine(tgt.fmap, q, tgt.geometry.user).cpu().numpy().astype(np.float32)
+    return user_cosine(tgt.fmap, q, tgt.geometry).cpu().numpy().astype(np.float32)
 
 
 def match_points(src: Features, dst: Features, points) -> np.ndarray:
@@ -250,7 +256,7 @@ def match_points(src: Features, dst: Features, points) -> np.ndarray:
     queries = src.at(points)
     out = []
     for q in queries:
-        sim = upsampled_cosine(dst.fmap, q, dst.geometry.user)
+        sim = user_cosine(dst.fmap, q, dst.geometry)
         y, x = np.unravel_index(int(torch.argmax(sim)), tuple(sim.shape))
         out.append((float(x), float(y)))
     return np.array(out)

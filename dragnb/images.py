@@ -99,47 +99,77 @@ def _scale(p: np.ndarray, src, dst) -> np.ndarray:
 class Geometry:
     """Sizes of one image in its frames, each (width, height).
 
-    ``user``: the image as given; ``model``: resized for the model (a multiple of its
-    factor). Grids (latent, features) are given per call as (w, h).
+    ``user``: the image as given. ``model``: the frame the model works in (multiples of
+    its factor). ``content``: the image scaled by one factor for both axes, in the model
+    frame's top-left corner; the rest of the frame is padding (edge pixels repeated), so
+    the aspect ratio is kept (default: the whole frame). Grids (latent, features) cover
+    the whole model frame and are given per call as (w, h).
     """
 
     user: tuple
     model: tuple
+    content: tuple = None
+
+    def __post_init__(self):
+        if self.content is None:
+            object.__setattr__(self, "content", tuple(self.model))
 
     def to_model(self, points) -> np.ndarray:
-        return _scale(points, self.user, self.model)
+        return _scale(points, self.user, self.content)
 
     def to_user(self, points) -> np.ndarray:
-        return _scale(points, self.model, self.user)
+        return _scale(points, self.content, self.user)
 
     def to_grid(self, points, grid) -> np.ndarray:
-        """User pixels -> cell coordinates of a (w, h) grid over the same image."""
-        return _scale(points, self.user, grid)
+        """User pixels -> cell coordinates of a (w, h) grid over the model frame."""
+        return _scale(self.to_model(points), self.model, grid)
 
     def from_grid(self, points, grid) -> np.ndarray:
-        return _scale(points, grid, self.user)
+        return self.to_user(_scale(points, grid, self.model))
+
+    @property
+    def framed(self) -> tuple:
+        """The model frame at the user's scale (W, H): the user image plus its padding."""
+        return tuple(max(u, int(round(m * u / c))) for u, m, c in zip(self.user, self.model, self.content))
+
+    def image(self, x: torch.Tensor) -> Image.Image:
+        """A decoded model-frame tensor (1, 3, h, w) in [-1, 1] -> PIL at the user's size, padding cut off."""
+        h, w = x.shape[-2:]
+        cw, ch = (round(c * w / m) for c, m in zip(self.content, self.model))
+        return to_pil(x[..., :ch, :cw], self.user)
+
+    def frame_mask(self, mask: np.ndarray) -> np.ndarray:
+        """A (H, W) user-size mask placed in the model frame at the user's scale (padding False)."""
+        fw, fh = self.framed
+        out = np.zeros((fh, fw), bool)
+        out[:mask.shape[0], :mask.shape[1]] = mask
+        return out
 
 
 def model_size(size, native: int, multiple: int, target: int | None = None) -> tuple:
-    """The working size for an image of ``size`` (W, H).
+    """The working frame for an image of ``size`` (W, H): (content (w, h), frame (w, h)).
 
-    The long side becomes ``target`` (default: the model's native size), the aspect
-    ratio is kept, and each side is rounded to a multiple of ``multiple``.
+    The long side becomes ``target`` (default: the model's native size) with the aspect
+    ratio kept (``content``); the frame rounds each side up to a multiple of ``multiple``.
     """
     w, h = size
     target = target or native
     s = target / max(w, h)
-    return (max(multiple, int(round(w * s / multiple)) * multiple),
-            max(multiple, int(round(h * s / multiple)) * multiple))
+    content = (max(1, int(round(w * s))), max(1, int(round(h * s))))
+    frame = tuple(max(multiple, -(-c // multiple) * multiple) for c in content)
+    return content, frame
 
 
 def prepare(image, native: int, multiple: int, size: int | None = None):
-    """User image -> (PIL RGB as given, tensor (1, 3, h, w) in [-1, 1], Geometry)."""
+    """User image -> (PIL RGB as given, tensor (1, 3, h, w) in [-1, 1] of the model frame, Geometry)."""
     pil = load_image(image)
-    msize = model_size(pil.size, native, multiple, size)
-    resized = pil if pil.size == msize else pil.resize(msize, Image.BICUBIC)
-    x = torch.from_numpy(np.asarray(resized, dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
-    return pil, x, Geometry(pil.size, msize)
+    content, frame = model_size(pil.size, native, multiple, size)
+    resized = pil if pil.size == content else pil.resize(content, Image.BICUBIC)
+    a = np.asarray(resized, dtype=np.float32)
+    if content != frame:   # pad right and bottom with the edge pixels
+        a = np.pad(a, ((0, frame[1] - content[1]), (0, frame[0] - content[0]), (0, 0)), mode="edge")
+    x = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None] / 127.5 - 1
+    return pil, x, Geometry(pil.size, frame, content)
 
 
 def to_pil(x: torch.Tensor, size=None) -> Image.Image:

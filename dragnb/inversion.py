@@ -105,7 +105,7 @@ def denoise(model: DiffusionModel, inversion: Inversion, latent: torch.Tensor | 
     """Denoise ``latent`` (default: the inversion's own) to a PIL image at the user's size."""
     z = inversion.latent if latent is None else latent
     z0 = denoise_latent(model, z, inversion.timesteps, inversion.embedding)
-    return to_pil(model.decode(z0), inversion.geometry.user)
+    return inversion.geometry.image(model.decode(z0))
 
 
 @torch.no_grad()

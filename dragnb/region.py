@@ -104,7 +104,7 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
         features = dift_features(model, image, **dift_kwargs)
     hx, hy = check_points(handle, features.geometry.user, "handle")[0]
     sim = similarity_map(features, (hx, hy))
-    w, h = features.geometry.user
+    w, h = features.geometry.framed
     cell = max(w / features.grid[0], h / features.grid[1])
     radius = int(round(smooth * cell))
     if radius > 0:

@@ -25,7 +25,7 @@ from PIL import Image
 
 from .drag import DragOptions, Problem, as_cells, optimise
 from .features import dift_features
-from .images import check_points, load_image, paste_back, to_pil
+from .images import check_points, load_image, paste_back
 from .inversion import Inversion, invert, predict_eps
 from .loading import DiffusionModel
 from .lora import fit_identity_lora, remove_lora, use_lora
@@ -243,7 +243,8 @@ class DragSession:
         """(1, 1, h, w) latent cells outside the editable region (1 = keep): a cell is
         editable if any of its pixels is."""
         z = self.inversion.latent
-        editable = torch.from_numpy(self.mask.astype(np.float32))[None, None]
+        framed = self.inversion.geometry.frame_mask(self.mask)   # padding: not editable
+        editable = torch.from_numpy(framed.astype(np.float32))[None, None]
         editable = F.interpolate(editable, size=z.shape[-2:], mode="area") > 0
         return (~editable).float().to(z.device)
 
@@ -293,7 +294,7 @@ class DragSession:
         eps = predict_eps(m, z.to(m.dtype), t, inv.embedding).float()
         a = m.scheduler.alphas_cumprod[t].to(z.device).float()
         x0 = (z.float() - (1 - a).sqrt() * eps) / a.sqrt()
-        return to_pil(m.decode(x0.to(m.dtype)), inv.geometry.user)
+        return inv.geometry.image(m.decode(x0.to(m.dtype)))
 
     def result(self) -> DragResult:
         """Finish (running any steps left) and denoise the last completed latent."""
@@ -308,7 +309,7 @@ class DragSession:
             lv = self._level
             z0 = self._timed("denoising", denoise_with_reference, m, self._originals()[lv], self._latent,
                              inv.timesteps[lv:], inv.embedding, self.options.reference_blocks, keep)
-            image = self._timed("decoding", lambda: to_pil(m.decode(z0), inv.geometry.user))
+            image = self._timed("decoding", lambda: inv.geometry.image(m.decode(z0)))
         if self.options.paste_back:
             image = paste_back(self.image, image, self.mask, self._seam())
         if self._lora is not None:

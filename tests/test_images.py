@@ -1,5 +1,6 @@
 """Images in every form, and points that map consistently between frames."""
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -34,11 +35,31 @@ def test_bad_images_raise_value_errors_naming_the_problem(bad, words):
         load_image(bad)
 
 
-def test_sizes_become_multiples_of_the_model_factor():
-    assert model_size((512, 341), 512, 64) == (512, 320)
-    assert model_size((37, 23), 64, 16) == (64, 32)  # 39.8 rounds to 32
-    w, h = model_size((1000, 7), 64, 16)
-    assert w % 16 == 0 and h >= 16
+def test_the_working_frame_keeps_the_aspect_ratio_and_pads_to_the_model_factor():
+    assert model_size((512, 341), 512, 64) == ((512, 341), (512, 384))   # a DragBench photo: no stretch
+    assert model_size((37, 23), 64, 16) == ((64, 40), (64, 48))         # 39.8 -> 40, padded to 48
+    content, (w, h) = model_size((1000, 7), 64, 16)
+    assert w % 16 == 0 and h >= 16 and content == (64, 1)
+
+
+def test_padding_repeats_the_edge_and_is_cut_off_again():
+    a = np.zeros((23, 37, 3), np.uint8)
+    a[:, -1] = 200                       # the right edge column
+    _, x, g = prepare(a, 64, 16)
+    assert g.content == (64, 40) and x.shape == (1, 3, 48, 64)
+    assert torch.allclose(x[0, :, 40:, :], x[0, :, 39:40, :].expand(-1, 8, -1))   # bottom padding = last row
+    back = np.asarray(g.image(x))
+    assert back.shape == (23, 37, 3) and abs(int(back[11, -1, 0]) - 200) < 30 and back[11, 0, 0] < 30
+
+
+def test_points_round_trip_through_a_padded_frame():
+    g = Geometry((37, 23), (64, 48), (64, 40))
+    p = np.array([[0, 0], [36, 22], [12.25, 7.5]])
+    assert np.allclose(g.to_user(g.to_model(p)), p)
+    assert np.allclose(g.from_grid(g.to_grid(p, (16, 12)), (16, 12)), p)
+    # one scale for both axes: the image's bottom edge sits at 40 of the frame's 48 rows
+    assert np.allclose(g.to_model([[36.5, 22.5]]) + 0.5, [[64, 40]])   # the far corner (pixel edges)
+    assert g.framed == (37, 28)
 
 
 def test_prepare_resizes_odd_images_and_keeps_the_user_size():
