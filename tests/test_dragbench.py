@@ -27,7 +27,7 @@ def tiny():
 
 @pytest.fixture
 def bench_dir(tmp_path):
-    """Three good samples in two categories and four broken ones, in DragBench's layout."""
+    """Three good samples in two categories and five broken ones, in DragBench's layout."""
     root = tmp_path / "bench"
     for k, (cat, seed) in enumerate([("land_scape", 1_000_001), ("land_scape", 1_000_002), ("animals", 1_000_003)]):
         img = np.asarray(random_scene(seed).render(64))
@@ -48,6 +48,8 @@ def bench_dir(tmp_path):
     meta = db.read_meta(bad / "mask_size" / "meta_data.pkl")
     import pickle
     (bad / "mask_size" / "meta_data.pkl").write_bytes(pickle.dumps({**meta, "mask": np.ones((8, 8), np.uint8)}))
+    db.write_sample(bad / "wrong_structure", img, [(30, 30)], [(36, 30)])
+    (bad / "wrong_structure" / "meta_data.pkl").write_bytes(pickle.dumps([[30, 30], [36, 30]]))
     return root
 
 
@@ -83,7 +85,7 @@ def test_samples_are_found_in_both_layouts(bench_dir):
     found = db.find_samples(bench_dir)
     assert [(c, n) for c, n, _ in found if c != "broken"] == [("animals", "s2"), ("land_scape", "s0"),
                                                               ("land_scape", "s1")]
-    assert len([c for c, _, _ in found if c == "broken"]) == 4
+    assert len([c for c, _, _ in found if c == "broken"]) == 5
     if SAMPLES.exists():
         assert {c for c, _, _ in db.find_samples(SAMPLES)} == {"animals", "human_head", "land_scape",
                                                                "other_objects"}
@@ -93,18 +95,19 @@ def test_the_benchmark_records_failures_by_name_and_goes_on(tiny, bench_dir, tmp
     out = tmp_path / "out"
     recs = db.run_benchmark(tiny, bench_dir, out, tiny, TINY_DIFT, stand_in_lpips, progress=False, **FAST)
     by = {r["name"]: r for r in recs}
-    assert len(recs) == 7 and all(by[n]["ok"] for n in ("s0", "s1", "s2"))
+    assert len(recs) == 8 and all(by[n]["ok"] for n in ("s0", "s1", "s2"))
     assert "meta_data.pkl is missing" in by["no_pkl"]["error"]
     assert "truncated" in by and not by["truncated"]["ok"] and "meta_data.pkl" in by["truncated"]["error"]
     assert "outside" in by["outside"]["error"]
     assert "does not match the image" in by["mask_size"]["error"]
+    assert "holds a list, not DragBench's dict" in by["wrong_structure"]["error"]
     rec = json.loads((out / "land_scape" / "s0" / "result.json").read_text())
     assert rec["md"] >= 0 and 0 < rec["if"] <= 1 and len(rec["found"]) == 1 and "denoising" in rec["seconds"]
     from PIL import Image
     edit = np.asarray(Image.open(out / "land_scape" / "s0" / "edited.png"))
     assert edit.shape == (64, 64, 3)
     table = db.results_table(out)
-    assert "land_scape" in table and "animals" in table and table.splitlines()[-1].split()[:3] == ["all", "7", "4"]
+    assert "land_scape" in table and "animals" in table and table.splitlines()[-1].split()[:3] == ["all", "8", "5"]
 
 
 def test_a_second_run_drags_nothing_twice_and_two_shares_make_the_same_table(tiny, bench_dir, tmp_path):
@@ -132,7 +135,7 @@ def test_an_interrupted_run_loses_at_most_the_sample_in_flight(tiny, bench_dir, 
         db.run_benchmark(tiny, bench_dir, out, None, None, None, progress=False, **FAST)
     assert len(list(out.rglob("result.json"))) == 1
     monkeypatch.setattr(db, "run_sample", real)
-    assert len(db.run_benchmark(tiny, bench_dir, out, None, None, None, progress=False, **FAST)) == 6
+    assert len(db.run_benchmark(tiny, bench_dir, out, None, None, None, progress=False, **FAST)) == 7
 
 
 def test_the_command_line_runs_the_real_samples(tmp_path, capsys):
