@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import validate
 from .features import run_until, sample
 from .inversion import ddim_move
 from .loading import DiffusionModel
@@ -83,25 +84,23 @@ class DragOptions:
         return out
 
     def check(self, model: DiffusionModel) -> None:
+        """Refuse (ValueError naming the field) any value the drag cannot use; make ints ints."""
         n_up = len(model.unet.up_blocks)
-        if not 0 <= self.up_block < n_up:
-            raise ValueError(f"up_block must be in [0, {n_up - 1}], got {self.up_block}")
-        if self.init not in ("inverted", "warp"):
-            raise ValueError(f"init must be 'inverted' or 'warp', got {self.init!r}")
-        if self.supervise not in ("step", "original"):
-            raise ValueError(f"supervise must be 'step' or 'original', got {self.supervise!r}")
-        if int(self.drag_per_denoise) < 0 or int(self.drag_levels) < 1:
-            raise ValueError(f"drag_per_denoise must be >= 0 and drag_levels >= 1, got "
-                             f"{self.drag_per_denoise} and {self.drag_levels}")
-        if self.seam is not None and int(self.seam) < 0:
-            raise ValueError(f"seam must be >= 0 pixels, got {self.seam}")
-        if self.preserve not in ("step", "latent"):
-            raise ValueError(f"preserve must be 'step' or 'latent', got {self.preserve!r}")
-        for name in ("max_iters", "steps"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 < self.feature_scale <= 1:
-            raise ValueError(f"feature_scale must be in (0, 1], got {self.feature_scale}")
+        ints = dict(steps=(1, 1000), max_iters=(1, None), r_m=(0, None), r_p=(0, None), up_block=(0, n_up - 1),
+                    lora_steps=(1, None), lora_rank=(1, None), drag_per_denoise=(0, None), drag_levels=(1, None),
+                    preview_every=(0, None))
+        for name, (lo, hi) in ints.items():
+            setattr(self, name, validate.number(name, getattr(self, name), int, lo, hi))
+        if self.seam is not None:
+            self.seam = validate.number("seam", self.seam, int, 0)
+        for name, lo, lo_open, hi in (("strength", 0, True, 1), ("lr", 0, True, None), ("lora_lr", 0, True, None),
+                                      ("lam", 0, False, None), ("tolerance", 0, False, None),
+                                      ("feature_scale", 0, True, 1)):
+            setattr(self, name, validate.number(name, getattr(self, name), float, lo, hi, lo_open))
+        for name, options in (("init", ("inverted", "warp")), ("supervise", ("step", "original")),
+                              ("preserve", ("step", "latent")), ("lora", (True, False)), ("blend", (True, False)),
+                              ("paste_back", (True, False))):
+            validate.choice(name, getattr(self, name), options)
 
 
 def unet_features(model: DiffusionModel, z: torch.Tensor, t: int, emb: torch.Tensor, up_block: int,

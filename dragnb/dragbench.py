@@ -10,6 +10,7 @@ module names, so that older numpy versions (and DragBench's own scripts) read it
 from __future__ import annotations
 
 import io
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +18,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .images import load_image
+from . import validate
+from .images import check_points, load_image
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
     ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("_codecs", "encode"),                                   # protocols 0-2: an array's bytes
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),   # protocol 5
 }
 
 
@@ -78,6 +82,7 @@ def read_meta(path) -> dict:
 
 
 def read_sample(folder) -> Sample:
+    """Read a DragBench sample folder; anything wrong is a ValueError naming the folder."""
     folder = Path(folder)
     for name in ("original_image.png", "meta_data.pkl"):
         if not (folder / name).exists():
@@ -86,33 +91,57 @@ def read_sample(folder) -> Sample:
     if not isinstance(meta, dict):
         raise ValueError(f"{folder}: meta_data.pkl holds a {type(meta).__name__}, not DragBench's dict")
     image = load_image(folder / "original_image.png")
-    pts = np.asarray(meta.get("points", []), dtype=np.float64).reshape(-1, 2)
+    raw = meta.get("points")
+    if raw is None or isinstance(raw, (dict, str)):
+        raise ValueError(f"{folder}: meta_data.pkl's points must be a list of [x, y], got {raw!r}")
+    try:
+        pts = np.asarray(raw, dtype=np.float64).reshape(-1, 2)
+    except (TypeError, ValueError):
+        raise ValueError(f"{folder}: meta_data.pkl's points must be a list of [x, y], got {raw!r}") from None
     if len(pts) % 2:
         raise ValueError(f"{folder}: meta_data.pkl has an odd number of points ({len(pts)})")
-    mask = meta.get("mask")
-    mask = np.zeros((image.height, image.width), bool) if mask is None else np.asarray(mask) > 0
-    if mask.shape != (image.height, image.width):
-        raise ValueError(f"{folder}: mask {mask.shape} does not match the image {image.size}")
-    return Sample(image, pts[0::2], pts[1::2], mask, str(meta.get("prompt", "")))
+    try:
+        pts = check_points(pts, image.size, "point") if len(pts) else pts
+        mask = validate.mask(meta.get("mask"), image.size, allow_all=False, allow_empty=True)
+        prompt = validate.text("prompt", meta.get("prompt"))
+    except ValueError as e:
+        raise ValueError(f"{folder}: {e}") from None
+    mask = np.zeros((image.height, image.width), bool) if mask is None else mask
+    return Sample(image, pts[0::2], pts[1::2], mask, prompt)
 
 
 def write_sample(folder, image, handles, targets, mask=None, prompt: str = "") -> Path:
-    """Write a DragBench sample folder; points are stored as Python numbers, mask as uint8."""
+    """Write a DragBench sample folder; points are stored as Python numbers, mask as uint8.
+
+    Everything is checked before anything is written, and the two files replace any old
+    ones only once both are complete: a failed write leaves no half sample.
+    ``mask``: None (nothing editable), "all", or what ``validate.mask`` accepts.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     image = load_image(image)
-    image.save(folder / "original_image.png")
-    h = np.asarray(handles, dtype=np.float64).reshape(-1, 2)
-    t = np.asarray(targets, dtype=np.float64).reshape(-1, 2)
+    h = check_points(handles, image.size, "handle") if len(np.atleast_1d(handles)) else np.zeros((0, 2))
+    t = check_points(targets, image.size, "target") if len(np.atleast_1d(targets)) else np.zeros((0, 2))
     if len(h) != len(t):
         raise ValueError(f"got {len(h)} handles but {len(t)} targets: they come in pairs")
+    m = validate.mask(mask, image.size, allow_empty=True)
+    m = np.zeros((image.height, image.width), bool) if m is None else (
+        np.ones((image.height, image.width), bool) if isinstance(m, str) else m)
     points = []
     for a, b in zip(h, t):
         points += [[_num(a[0]), _num(a[1])], [_num(b[0]), _num(b[1])]]
-    m = np.zeros((image.height, image.width), np.uint8) if mask is None else (np.asarray(mask) > 0).astype(np.uint8)
     buf = io.BytesIO()
-    _ClassicNames(buf, protocol=4).dump({"prompt": str(prompt), "points": points, "mask": m})
-    (folder / "meta_data.pkl").write_bytes(buf.getvalue())
+    _ClassicNames(buf, protocol=4).dump({"prompt": validate.text("prompt", prompt), "points": points,
+                                         "mask": m.astype(np.uint8)})
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp_png, tmp_pkl = folder / ".original_image.png.tmp", folder / ".meta_data.pkl.tmp"
+    try:
+        image.save(tmp_png, format="PNG")
+        tmp_pkl.write_bytes(buf.getvalue())
+        os.replace(tmp_png, folder / "original_image.png")
+        os.replace(tmp_pkl, folder / "meta_data.pkl")
+    finally:
+        for f in (tmp_png, tmp_pkl):
+            f.unlink(missing_ok=True)
     return folder
 
 

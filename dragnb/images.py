@@ -24,12 +24,7 @@ def load_image(image) -> Image.Image:
     Raises ``ValueError`` naming the problem for anything else.
     """
     if isinstance(image, (str, os.PathLike)):
-        if not os.path.exists(image):
-            raise ValueError(f"image file not found: {image!s}")
-        from PIL import ImageOps
-
-        image = ImageOps.exif_transpose(Image.open(image))  # phone photos: upright as shown
-        image.load()
+        image = _read_file(image)
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()
     if isinstance(image, np.ndarray):
@@ -49,7 +44,31 @@ def load_image(image) -> Image.Image:
     return image
 
 
+def _read_file(path) -> Image.Image:
+    """Open an image file; anything unreadable is a ValueError naming the file."""
+    import warnings
+
+    from PIL import ImageOps
+
+    if not os.path.exists(path):
+        raise ValueError(f"image file not found: {path!s}")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!s} is a folder, not an image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = ImageOps.exif_transpose(Image.open(path))  # phone photos: upright as shown
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ValueError(f"{path!s} is too large to open safely ({e})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:   # not an image, truncated, empty
+        raise ValueError(f"{path!s} is not a readable image ({type(e).__name__}: {e})") from None
+    return image
+
+
 def _array_to_pil(a: np.ndarray) -> Image.Image:
+    if a.dtype.kind in "fc" and not np.isfinite(a).all():
+        raise ValueError("image array has NaN or infinite values")
     if a.dtype != np.uint8:
         if np.issubdtype(a.dtype, np.floating) and a.size and np.nanmin(a) >= 0 and np.nanmax(a) <= 1:
             a = np.round(a * 255).astype(np.uint8)
@@ -70,9 +89,13 @@ def check_points(points, size, name: str = "point") -> np.ndarray:
     Accepts one point ``(x, y)`` or a sequence of them. Raises ``ValueError`` for
     wrong shapes, NaN/inf, or points outside the image.
     """
+    if isinstance(points, torch.Tensor):
+        points = points.detach().cpu()
+    if points is None or isinstance(points, (dict, str, bytes)):
+        raise ValueError(f"{name}s must be (x, y) pairs of numbers, got {points!r}")
     try:
         p = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RuntimeError):
         raise ValueError(f"{name}s must be (x, y) pairs of numbers, got {points!r}") from None
     if p.ndim == 1 and p.shape == (2,):
         p = p[None]

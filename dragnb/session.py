@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from . import validate
 from .drag import DragOptions, Problem, as_cells, optimise
 from .features import dift_features
 from .images import check_points, load_image, paste_back
@@ -81,21 +82,8 @@ def check_drag_points(handles, targets, size) -> tuple:
 
 
 def check_mask(mask, size) -> np.ndarray | str | None:
-    """None, "all", or a (H, W) mask (1/True = editable) as a bool array."""
-    if mask is None or (isinstance(mask, str) and mask == "all"):
-        return mask
-    if isinstance(mask, str):
-        raise ValueError(f"mask must be None, 'all' or an (H, W) array, got {mask!r}")
-    m = np.asarray(mask)
-    if m.ndim == 3 and m.shape[2] in (1, 3, 4):  # a mask image: painted (non-black) = editable
-        m = m[..., :3].max(-1)
-    if m.shape != (size[1], size[0]):
-        raise ValueError(f"mask has shape {m.shape} but the image is {size[0]}x{size[1]} "
-                         f"(expected ({size[1]}, {size[0]}))")
-    m = m > 0
-    if not m.any():
-        raise ValueError("mask is empty: mark the region that may change (1 = editable), or pass mask=None")
-    return m
+    """None, "all", or a (H, W) mask (1/True = editable) as a bool array (``validate.mask``)."""
+    return validate.mask(mask, size)
 
 
 def handle_regions(model: DiffusionModel, image, handles, prompt: str = "") -> list:
@@ -145,9 +133,8 @@ class DragSession:
         self.image = load_image(image).copy()
         self.start, self.targets = check_drag_points(handles, targets, self.image.size)
         self.user_mask = check_mask(mask, self.image.size)
-        if not isinstance(prompt, str):
-            raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
-        self.prompt, self.seed = prompt, seed
+        self.prompt = validate.text("prompt", prompt)
+        self.seed = validate.number("seed", seed, int, 0)
         unknown = set(options) - set(DragOptions.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown drag option(s): {', '.join(sorted(unknown))}")
@@ -289,6 +276,8 @@ class DragSession:
     def preview(self, z: torch.Tensor | None = None) -> Image.Image:
         """A quick look at a latent: the UNet's one-step estimate of the clean image."""
         m, inv = self.model, self.inversion
+        if inv is None:
+            raise ValueError("nothing to preview yet: call run() (or prepare()) first")
         z = self._latent if z is None else z
         t = inv.timesteps[self._level]
         eps = predict_eps(m, z.to(m.dtype), t, inv.embedding).float()

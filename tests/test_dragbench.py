@@ -43,10 +43,11 @@ def bench_dir(tmp_path):
     (trunc / "original_image.png").write_bytes((good / "original_image.png").read_bytes())
     (trunc / "meta_data.pkl").write_bytes((good / "meta_data.pkl").read_bytes()[:40])
     img = np.asarray(random_scene(1_000_004).render(64))
-    db.write_sample(bad / "outside", img, [(30, 30)], [(90, 30)])
-    db.write_sample(bad / "mask_size", img, [(30, 30)], [(36, 30)])
-    meta = db.read_meta(bad / "mask_size" / "meta_data.pkl")
     import pickle
+    db.write_sample(bad / "outside", img, [(30, 30)], [(36, 30)])   # write_sample refuses it: rewrite the pkl
+    meta = db.read_meta(bad / "outside" / "meta_data.pkl")
+    (bad / "outside" / "meta_data.pkl").write_bytes(pickle.dumps({**meta, "points": [[30, 30], [90, 30]]}))
+    db.write_sample(bad / "mask_size", img, [(30, 30)], [(36, 30)])
     (bad / "mask_size" / "meta_data.pkl").write_bytes(pickle.dumps({**meta, "mask": np.ones((8, 8), np.uint8)}))
     db.write_sample(bad / "wrong_structure", img, [(30, 30)], [(36, 30)])
     (bad / "wrong_structure" / "meta_data.pkl").write_bytes(pickle.dumps([[30, 30], [36, 30]]))
@@ -99,7 +100,7 @@ def test_the_benchmark_records_failures_by_name_and_goes_on(tiny, bench_dir, tmp
     assert "meta_data.pkl is missing" in by["no_pkl"]["error"]
     assert "truncated" in by and not by["truncated"]["ok"] and "meta_data.pkl" in by["truncated"]["error"]
     assert "outside" in by["outside"]["error"]
-    assert "does not match the image" in by["mask_size"]["error"]
+    assert "mask has shape (8, 8) but the image is 64x64" in by["mask_size"]["error"]
     assert "holds a list, not DragBench's dict" in by["wrong_structure"]["error"]
     rec = json.loads((out / "land_scape" / "s0" / "result.json").read_text())
     assert rec["md"] >= 0 and 0 < rec["if"] <= 1 and len(rec["found"]) == 1 and "denoising" in rec["seconds"]

@@ -1,0 +1,81 @@
+"""The checks every entry point shares, so that the drag, the features, the region, the
+picker and the DragBench reader accept and refuse the same things with the same words.
+
+Each returns the value in its working form or raises ``ValueError`` naming the argument,
+the value given and what would be accepted. NaN and infinities are refused everywhere.
+(Points: ``images.check_points``; images: ``images.load_image``.)
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+
+def number(name: str, value, kind=float, lo=None, hi=None, lo_open: bool = False, hi_open: bool = False):
+    """``value`` as ``kind`` (int or float), finite and within [lo, hi] (open ends if asked)."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if kind is int:
+        if v != int(v):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        v = int(v)
+    low = lo is not None and (v <= lo if lo_open else v < lo)
+    high = hi is not None and (v >= hi if hi_open else v > hi)
+    if low or high:
+        left = "(" if lo_open else "["
+        right = ")" if hi_open else "]"
+        span = f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
+        raise ValueError(f"{name} must be in {span}, got {value!r}")
+    return v
+
+
+def choice(name: str, value, options):
+    """``value`` if it is one of ``options``."""
+    if not any(value == o and type(value) is type(o) for o in options):
+        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}, got {value!r}")
+    return value
+
+
+def text(name: str, value) -> str:
+    """A string (``None`` counts as empty)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def mask(value, size, allow_all: bool = True, allow_empty: bool = False):
+    """None, "all", or an editable-region mask for an image of ``size`` (W, H) as (H, W) bool.
+
+    Accepted: (H, W) of bools or numbers (> 0 = editable), a painted mask image (H, W, 1|3|4:
+    non-black = editable) and (1, H, W). Empty masks are refused unless ``allow_empty``.
+    """
+    if value is None or (allow_all and isinstance(value, str) and value == "all"):
+        return value
+    if isinstance(value, str):
+        raise ValueError(f"mask must be None, 'all' or an (H, W) array, got {value!r}")
+    try:
+        m = np.asarray(value.detach().cpu() if hasattr(value, "detach") else value)
+    except Exception:
+        raise ValueError(f"mask must be an (H, W) array, got {type(value).__name__}") from None
+    if m.dtype == object or not (np.issubdtype(m.dtype, np.number) or m.dtype == bool):
+        raise ValueError(f"mask must hold numbers or bools, got dtype {m.dtype}")
+    if m.ndim == 3 and m.shape[0] == 1:
+        m = m[0]
+    elif m.ndim == 3 and m.shape[2] in (1, 3, 4):   # a mask image: painted (non-black) = editable
+        m = m[..., :3].max(-1)
+    w, h = size
+    if m.shape != (h, w):
+        raise ValueError(f"mask has shape {m.shape} but the image is {w}x{h} (expected ({h}, {w}))")
+    if np.issubdtype(m.dtype, np.floating) and not np.isfinite(m).all():
+        raise ValueError("mask has NaN or infinite values")
+    m = m > 0
+    if not allow_empty and not m.any():
+        raise ValueError("mask is empty: mark the region that may change (1 = editable), or pass mask=None")
+    return m
