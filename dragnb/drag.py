@@ -86,13 +86,13 @@ class DragOptions:
     def check(self, model: DiffusionModel) -> None:
         """Refuse (ValueError naming the field) any value the drag cannot use; make ints ints."""
         n_up = len(model.unet.up_blocks)
-        ints = dict(steps=(1, 1000), max_iters=(1, None), r_m=(0, None), r_p=(0, None), up_block=(0, n_up - 1),
-                    lora_steps=(1, None), lora_rank=(1, None), drag_per_denoise=(0, None), drag_levels=(1, None),
-                    preview_every=(0, None))
+        ints = dict(steps=(1, 1000), max_iters=(1, 100_000), r_m=(0, 64), r_p=(0, 64), up_block=(0, n_up - 1),
+                    lora_steps=(1, 100_000), lora_rank=(1, 1024), drag_per_denoise=(0, 100_000),
+                    drag_levels=(1, 1000), preview_every=(0, 100_000))
         for name, (lo, hi) in ints.items():
             setattr(self, name, validate.number(name, getattr(self, name), int, lo, hi))
         if self.seam is not None:
-            self.seam = validate.number("seam", self.seam, int, 0)
+            self.seam = validate.number("seam", self.seam, int, 0, 10_000)
         for name, lo, lo_open, hi in (("strength", 0, True, 1), ("lr", 0, True, None), ("lora_lr", 0, True, None),
                                       ("lam", 0, False, None), ("tolerance", 0, False, None),
                                       ("feature_scale", 0, True, 1)):

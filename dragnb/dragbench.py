@@ -101,7 +101,7 @@ def read_sample(folder) -> Sample:
     if len(pts) % 2:
         raise ValueError(f"{folder}: meta_data.pkl has an odd number of points ({len(pts)})")
     try:
-        pts = check_points(pts, image.size, "point") if len(pts) else pts
+        pts = check_points(pts, image.size, "point")
         mask = validate.mask(meta.get("mask"), image.size, allow_all=False, allow_empty=True)
         prompt = validate.text("prompt", meta.get("prompt"))
     except ValueError as e:
@@ -119,8 +119,8 @@ def write_sample(folder, image, handles, targets, mask=None, prompt: str = "") -
     """
     folder = Path(folder)
     image = load_image(image)
-    h = check_points(handles, image.size, "handle") if len(np.atleast_1d(handles)) else np.zeros((0, 2))
-    t = check_points(targets, image.size, "target") if len(np.atleast_1d(targets)) else np.zeros((0, 2))
+    h = check_points(handles, image.size, "handle")
+    t = check_points(targets, image.size, "target")
     if len(h) != len(t):
         raise ValueError(f"got {len(h)} handles but {len(t)} targets: they come in pairs")
     m = validate.mask(mask, image.size, allow_empty=True)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from . import validate
 from .images import Geometry, check_points, prepare
 from .loading import DiffusionModel
 
@@ -129,13 +130,24 @@ def dift_features(model: DiffusionModel, image, prompt: str = "", t: int | None 
         with a context block).
     """
     d = model.defaults
-    t = d["dift_t"] if t is None else int(t)
-    up_block = d["dift_up_block"] if up_block is None else int(up_block)
+    n_up = len(model.unet.up_blocks)
+    n_t = model.scheduler.config.num_train_timesteps
+    t = d["dift_t"] if t is None else validate.number("t", t, int, 0, n_t - 1)
+    up_block = d["dift_up_block"] if up_block is None else validate.number("up_block", up_block, int, 0, n_up - 1)
+    ensemble = validate.number("ensemble", ensemble, int, 1)
+    chunk = validate.number("chunk", chunk, int, 1)
+    seed = validate.number("seed", seed, int, 0)
+    prompt = validate.text("prompt", prompt)
+    if size is not None:
+        size = validate.number("size", size, int, 1, 4096)
+    if context_weight is not None:
+        context_weight = validate.number("context_weight", context_weight, float, 0)
+    if context_block is not None:
+        context_block = validate.number("context_block", context_block, int, 0, n_up - 1)
     center = bool(d.get("dift_center", False)) if center is None else bool(center)
     weight = float(d.get("dift_context_weight", 0.0)) if context_weight is None else float(context_weight)
     if context_block is None:
         context_block = d.get("dift_context_block")
-    n_up = len(model.unet.up_blocks)
     for name, b in (("up_block", up_block), ("context_block", context_block)):
         if b is not None and not 0 <= int(b) < n_up:
             raise ValueError(f"{name} must be in [0, {n_up - 1}] for this UNet, got {b}")
@@ -243,7 +255,11 @@ def similarity_map(features: Features, point, target: Features | None = None) ->
     [-1, 1]; without ``target``, the point's own pixel is the maximum (1.0).
     """
     tgt = target if target is not None else features
-    q = features.at(point)[0]
+    p = check_points(point, features.geometry.user)
+    if len(p) != 1:
+        raise ValueError(f"similarity_map takes one point, got {len(p)}: call it once per point "
+                         "(plots.heatmaps shows several)")
+    q = features.at(p)[0]
     return user_cosine(tgt.fmap, q, tgt.geometry).cpu().numpy().astype(np.float32)
 
 

@@ -97,6 +97,8 @@ def check_points(points, size, name: str = "point") -> np.ndarray:
         p = np.asarray(points, dtype=np.float64)
     except (TypeError, ValueError, RuntimeError):
         raise ValueError(f"{name}s must be (x, y) pairs of numbers, got {points!r}") from None
+    if p.size == 0:
+        return np.zeros((0, 2))
     if p.ndim == 1 and p.shape == (2,):
         p = p[None]
     if p.ndim != 2 or p.shape[1] != 2:

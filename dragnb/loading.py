@@ -120,7 +120,16 @@ class DiffusionModel:
 
 def pick_device(device="auto") -> torch.device:
     if device != "auto":
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as e:
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from e
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={device!r}, but this machine has no CUDA GPU (or this PyTorch is the CPU "
+                             "build): use device='cpu' or 'auto'")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError(f"device={device!r}, but MPS is not available here: use device='cpu' or 'auto'")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

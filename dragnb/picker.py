@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from . import validate
 from .dragbench import read_sample, write_sample
-from .images import load_image
+from .images import check_points, load_image
 
 MIN_SIDE, MAX_SIDE = 384, 640
 HIT = 9          # display pixels within which a click grabs an existing point
@@ -45,23 +46,31 @@ class PickerState:
     def __init__(self, image, handles=None, targets=None, mask=None, prompt: str = "", scale=None):
         self.image = load_image(image)
         self.size = self.image.size
-        self.scale = display_scale(self.size) if scale is None else float(scale)
-        self.handles = [tuple(map(float, p)) for p in ([] if handles is None else handles)]
-        self.targets = [tuple(map(float, p)) for p in ([] if targets is None else targets)]
+        self.scale = display_scale(self.size) if scale is None else validate.number("scale", scale, float, 0,
+                                                                                    lo_open=True)
+        self.handles = self.valid_points(handles, "handle")
+        self.targets = self.valid_points(targets, "target")
+        if len(self.targets) > len(self.handles):
+            raise ValueError(f"got {len(self.handles)} handles but {len(self.targets)} targets: "
+                             "each target needs its handle")
         w, h = self.size
-        self.mask = np.zeros((h, w), bool) if mask is None else self._check_mask(mask)
-        self.prompt = prompt
+        self.mask = np.zeros((h, w), bool) if mask is None else self.valid_mask(mask)
+        self.prompt = validate.text("prompt", prompt)
         self._undo, self._redo = [], []
 
     @property
     def display_size(self) -> tuple:
         return (max(1, round(self.size[0] * self.scale)), max(1, round(self.size[1] * self.scale)))
 
-    def _check_mask(self, mask) -> np.ndarray:
-        m = np.asarray(mask)
-        if m.shape != (self.size[1], self.size[0]):
-            raise ValueError(f"mask has shape {m.shape}; the image needs ({self.size[1]}, {self.size[0]})")
-        return m > 0
+    def valid_points(self, points, name: str) -> list:
+        """Points as a list of (x, y) floats, checked like the drag's (one (x, y) or many)."""
+        if points is None:
+            return []
+        return [tuple(map(float, p)) for p in check_points(points, self.size, name)]
+
+    def valid_mask(self, mask) -> np.ndarray:
+        """The picker's mask may be empty (nothing painted yet); otherwise the drag's rules."""
+        return validate.mask(mask, self.size, allow_all=False, allow_empty=True)
 
     # -- coordinates ----------------------------------------------------------------
     def to_image(self, x: float, y: float) -> tuple:
@@ -182,7 +191,7 @@ class PointPicker:
     @handles.setter
     def handles(self, pts):
         self.state.checkpoint()
-        self.state.handles = [tuple(map(float, p)) for p in pts]
+        self.state.handles = self.state.valid_points(pts, "handle")
         self.redraw()
 
     @property
@@ -192,7 +201,7 @@ class PointPicker:
     @targets.setter
     def targets(self, pts):
         self.state.checkpoint()
-        self.state.targets = [tuple(map(float, p)) for p in pts]
+        self.state.targets = self.state.valid_points(pts, "target")
         self.redraw()
 
     @property
@@ -202,7 +211,7 @@ class PointPicker:
     @mask.setter
     def mask(self, m):
         self.state.checkpoint()
-        self.state.mask = self.state._check_mask(m)
+        self.state.mask = self.state.valid_mask(m)
         self.redraw()
 
     @property

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from . import validate
 from .features import Features, dift_features, similarity_map
 from .images import check_points
 from .loading import DiffusionModel
@@ -98,6 +99,11 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
         features: precomputed ``dift_features`` of ``image`` (then ``model`` may be None).
         **dift_kwargs: passed to ``dift_features`` (prompt, t, up_block, ensemble, ...).
     """
+    grow = validate.number("grow", grow, int)
+    smooth = validate.number("smooth", smooth, float, 0)
+    eps = validate.number("eps", eps, float, 0, lo_open=True)
+    if not (isinstance(threshold, str) and threshold in ("auto", "otsu")):
+        threshold = validate.number("threshold", threshold, float, -1, 1)
     if features is None:
         if model is None:
             raise ValueError("find_region needs a model or precomputed features")
@@ -118,8 +124,6 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
         thr = otsu(refined)
     else:
         thr = float(threshold)
-        if not -1.0 <= thr <= 1.0:
-            raise ValueError(f"threshold must be 'auto' or a cosine similarity in [-1, 1], got {threshold}")
     above = refined >= thr
     iy, ix = int(round(hy)), int(round(hx))
     seeds = above.copy()

@@ -64,10 +64,10 @@ class DragResult:
 
 def check_drag_points(handles, targets, size) -> tuple:
     """Validate handle/target lists for an image of ``size`` (W, H): two (N, 2) arrays."""
-    if handles is None or targets is None or len(handles) == 0 or len(targets) == 0:
+    h = check_points(handles, size, "handle") if handles is not None else np.zeros((0, 2))
+    t = check_points(targets, size, "target") if targets is not None else np.zeros((0, 2))
+    if len(h) == 0 or len(t) == 0:
         raise ValueError("a drag needs at least one handle and one target point")
-    h = check_points(handles, size, "handle")
-    t = check_points(targets, size, "target")
     if len(h) != len(t):
         raise ValueError(f"got {len(h)} handles but {len(t)} targets: they come in pairs")
     same = np.linalg.norm(h - t, axis=1) < 0.5
