@@ -262,3 +262,13 @@ def test_cuda_on_a_machine_without_it_is_a_clear_error():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match="no CUDA"):
         dragnb.load("tiny", device="cuda")
+
+
+def test_the_picker_refuses_what_the_drag_refuses_and_takes_one_point_as_the_drag_does():
+    image = np.zeros((16, 16, 3), np.uint8)
+    assert PickerState(image, handles=(3, 4)).handles == [(3.0, 4.0)]
+    for bad, words in ((dict(handles=[(np.nan, 1)]), "NaN"), (dict(handles=[(40, 1)]), "outside"),
+                       (dict(scale=0), "scale"), (dict(scale=-2), "scale"), (dict(prompt=3), "prompt"),
+                       (dict(handles=[(1, 1)], targets=[(2, 2), (3, 3)]), "targets")):
+        with pytest.raises(ValueError, match=words):
+            PickerState(image, **bad)
