@@ -54,7 +54,7 @@ def test_a_warp_drag_starts_tracking_at_the_targets(tiny_sd, scene_image):
 
 
 def test_an_unknown_init_is_named(tiny_sd, scene_image):
-    with pytest.raises(ValueError, match="init must be 'inverted' or 'warp'"):
+    with pytest.raises(ValueError, match="init must be one of 'inverted', 'warp'"):
         dragnb.DragSession(tiny_sd, scene_image, [(12, 13)], [(26, 13)], init="jump")
 
 
