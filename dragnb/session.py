@@ -86,6 +86,20 @@ def check_mask(mask, size) -> np.ndarray | str | None:
     return validate.mask(mask, size)
 
 
+_WARNED_PHOTO = []
+
+
+def _warn_if_photo_on_teaching_model(model: DiffusionModel, image) -> None:
+    """Once per process: the teaching model knows only 64-px landscapes."""
+    if model.name == "tiny" and max(image.size) > 2 * model.native_size and not _WARNED_PHOTO:
+        _WARNED_PHOTO.append(True)
+        warnings.warn(f"this {image.width}x{image.height} image goes to the teaching model, which knows only "
+                      f"{model.native_size}-px landscapes: it is worked on at {model.native_size} px and comes "
+                      "back smudged inside the editable region (outside it stays your own pixels). For photos, "
+                      "load Stable Diffusion on a GPU: dragnb.load('stable-diffusion-v1-5/stable-diffusion-v1-5').",
+                      stacklevel=3)
+
+
 def handle_regions(model: DiffusionModel, image, handles, prompt: str = "") -> list:
     """The region under each handle (``find_region``, one DIFT pass): [(H, W) bool, ...]."""
     image = load_image(image)
@@ -131,6 +145,7 @@ class DragSession:
                  seed: int = 0, **options):
         self.model = model
         self.image = load_image(image).copy()
+        _warn_if_photo_on_teaching_model(model, self.image)
         self.start, self.targets = check_drag_points(handles, targets, self.image.size)
         self.user_mask = check_mask(mask, self.image.size)
         self.prompt = validate.text("prompt", prompt)

@@ -1,0 +1,33 @@
+"""The README's first example runs as written on a CPU and moves the peak."""
+import re
+from pathlib import Path
+
+import numpy as np
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_readmes_first_example_runs_as_written_and_drags():
+    code = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[0]
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    r = scope["result"]
+    assert r.image.size == (64, 64) and scope["mask"][25, 29]
+    changed = np.abs(np.asarray(r.image, int) - np.asarray(scope["image"], int)).max(-1) > 20
+    assert changed[14:25, 24:35].any()   # something moved between the old peak and the target
+
+
+def test_a_photo_on_the_teaching_model_is_warned_about_once(monkeypatch):
+    import warnings
+
+    import dragnb
+    from dragnb import session
+
+    monkeypatch.setattr(session, "_WARNED_PHOTO", [])
+    model = dragnb.load("tiny", device="cpu", verbose=False)
+    photo = np.zeros((300, 400, 3), np.uint8)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            dragnb.DragSession(model, photo, [(10, 10)], [(30, 10)])
+    assert len([w for w in seen if "knows only 64-px landscapes" in str(w.message)]) == 1
