@@ -1,8 +1,10 @@
-"""Run the tutorial notebooks headless and keep their outputs: ``python -m dragnb.tutorials``.
+"""Run the tutorial notebooks headless: ``python -m dragnb.tutorials``.
 
-Each notebook in ``notebooks/`` is executed top to bottom with the current Python
-(the default model is the bundled teaching model on a CPU) and written back with
-its pictures, so a reader sees them before running anything.
+Each notebook in ``notebooks/`` is executed top to bottom with the current Python (the
+default model is the bundled teaching model on a CPU) into ``notebooks/executed/``
+(ignored by git: a user's clone stays clean), where it runs and leaves its files.
+``--in-place`` writes the committed notebooks back with their pictures instead (what the
+project does before a release, so a reader sees them before running anything).
 """
 from __future__ import annotations
 
@@ -20,9 +22,10 @@ def execute(path: Path, out: Path | None = None, timeout: int = 900) -> Path:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
     out = out or path
+    out.parent.mkdir(parents=True, exist_ok=True)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(out.parent)}}).execute()
     nbformat.write(nb, out)
     return out
 
@@ -30,15 +33,17 @@ def execute(path: Path, out: Path | None = None, timeout: int = 900) -> Path:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
+    p.add_argument("--in-place", action="store_true", help="write the outputs into the notebooks themselves")
     args = p.parse_args(argv)
     paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
     if not paths:
         sys.exit(f"no notebooks found in {NOTEBOOKS}")
     for nb in paths:
         start = time.time()
-        execute(nb)
-        size = nb.stat().st_size / 1e6
-        print(f"executed {nb} in {time.time() - start:.0f} s ({size:.2f} MB)")
+        print(f"running {nb.name} ...", flush=True)
+        out = execute(nb, None if args.in_place else NOTEBOOKS / "executed" / nb.name)
+        size = out.stat().st_size / 1e6
+        print(f"executed {nb.name} in {time.time() - start:.0f} s -> {out} ({size:.2f} MB)", flush=True)
 
 
 if __name__ == "__main__":
