@@ -143,8 +143,25 @@ def pick_dtype(dtype, device: torch.device) -> torch.dtype:
     return torch.float16 if device.type in ("cuda", "mps") else torch.float32
 
 
+_ANNOUNCED: set = set()
+
+
 def load(model: str | os.PathLike = "auto", device="auto", dtype="auto", config=None,
          cache_dir=None, verbose: bool = True) -> DiffusionModel:
+    """Load a model (see ``_load``); with ``verbose``, say once per process what was loaded and how long it took."""
+    import time
+
+    start = time.perf_counter()
+    m = _load(model, device, dtype, config, cache_dir, verbose)
+    key = (m.name, str(m.device), str(m.dtype))
+    if verbose and key not in _ANNOUNCED:
+        _ANNOUNCED.add(key)
+        print(f"dragnb.load: {m} in {time.perf_counter() - start:.1f} s")
+    return m
+
+
+def _load(model: str | os.PathLike = "auto", device="auto", dtype="auto", config=None,
+          cache_dir=None, verbose: bool = True) -> DiffusionModel:
     """Load a Stable-Diffusion-shaped model for dragnb.
 
     Args:
@@ -168,7 +185,8 @@ def load(model: str | os.PathLike = "auto", device="auto", dtype="auto", config=
     dt = pick_dtype(dtype, dev)
     if model == "auto":
         model = SD15 if dev.type == "cuda" else "tiny"
-        if verbose:
+        if verbose and ("auto", dev.type) not in _ANNOUNCED:
+            _ANNOUNCED.add(("auto", dev.type))
             print(f"dragnb.load: model='auto' picked {model!r} for device {dev.type}")
     if model == "tiny":
         if not (TINY / "model_index.json").exists():
