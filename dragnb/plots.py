@@ -125,9 +125,13 @@ def loss_curve(curves: dict, title: str | None = None, smooth: int = 25, log: bo
     curves = {k: np.asarray(v, float) for k, v in curves.items() if len(v)}
     fig = Figure(figsize=(4.5 * max(1, len(curves)), 3.2), layout="constrained")
     axes = fig.subplots(1, max(1, len(curves)), squeeze=False)[0]
-    for ax, (name, v) in zip(axes, curves.items()):
-        ax.plot(v, color="0.75", lw=0.8, label="per step")
-        if len(v) >= smooth > 1:
+    for i, (ax, (name, v)) in enumerate(zip(axes, curves.items())):
+        smoothed = len(v) >= smooth > 1
+        if smoothed:   # many steps: the raw curve pale, its moving average in colour
+            ax.plot(v, color="0.75", lw=0.8, label="per step")
+        else:          # few steps: every step in colour, with markers
+            ax.plot(v, color=f"C{i}", lw=1.8, marker="o", ms=3, label="per step")
+        if smoothed:
             ax.plot(np.arange(smooth - 1, len(v)), np.convolve(v, np.ones(smooth) / smooth, "valid"),
                     color="C0", lw=1.8, label=f"mean of {smooth}")
         if log and (v > 0).all():

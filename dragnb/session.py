@@ -58,8 +58,13 @@ class DragResult:
     history: list                # [DragStep, ...]
     timings: dict                # seconds per stage
     options: DragOptions
-    arrived: bool                # every handle within tolerance of its target
+    arrived: bool                # point tracking found every handle within tolerance of its target
     lora_losses: list = field(default_factory=list)
+
+    @property
+    def distance(self) -> float:
+        """The largest distance, in image pixels, from where tracking last found a handle to its target."""
+        return float(np.linalg.norm(self.handles - self.targets, axis=1).max())
 
 
 def check_drag_points(handles, targets, size) -> tuple:
