@@ -226,6 +226,19 @@ def before_after(result, title: str | None = None):
     return fig
 
 
+def teaser(result, similarity: np.ndarray, title: str | None = None):
+    """One drag in four panels: the request, the handle's DIFT heatmap, the handle's path, the result."""
+    fig, axes = _figure(4, 3.2)
+    drag_arrows(result.original, result.start, result.targets, ax=axes[0], title="the drag")
+    heatmap(result.original, similarity, point=result.start[0], ax=axes[1], title="DIFT: like the handle")
+    trajectory(result.original, result.history, result.targets, start=result.start, end=result.handles,
+               ax=axes[2], title="the handle's path")
+    drag_arrows(result.image, result.handles, result.targets, ax=axes[3], title="after")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def save_animation(frames, path, fps: float = 8, min_side: int = 256) -> str:
     """Write frames (PIL images or arrays) as a GIF or MP4 (by the suffix) with imageio.
 

@@ -95,3 +95,16 @@ def test_image_grid_keeps_small_images_crisp(scene_image):
     fig = plots.image_grid([scene_image] * 3, cols=2)
     im = fig.axes[0].get_images()[0]
     assert im.get_interpolation() == "nearest" and len(fig.axes) == 4
+
+
+def test_the_teaser_shows_request_heatmap_path_and_result(tiny_sd, scene_image):
+    import dragnb
+
+    r = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], steps=10, max_iters=3, tolerance=0.0)
+    sim = np.linspace(-1, 1, 32 * 32, dtype=np.float32).reshape(32, 32)
+    fig = plots.teaser(r, sim)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["the drag", "DIFT: like the handle", "the handle's path", "after"]
+    assert np.array_equal(panels[1].get_images()[1].get_array(), sim)
+    path = panels[2].lines[0]   # start, one point per step, the end
+    assert len(path.get_xdata()) == len(r.history) + 2
