@@ -85,7 +85,20 @@ def lab(request, tmp_path_factory):
         proc.kill()
 
 
+def _dismiss_dialogs(page):
+    """Accept any dialog JupyterLab put up (a kernel choice, a notice): it would swallow the clicks."""
+    for _ in range(3):
+        dialog = page.locator(".jp-Dialog")
+        if not dialog.count():
+            return
+        print("dismissing a JupyterLab dialog:", dialog.first.inner_text()[:200].replace("\n", " "))
+        accept = dialog.first.locator(".jp-mod-accept")
+        (accept.first.click() if accept.count() else page.keyboard.press("Escape"))
+        time.sleep(0.5)
+
+
 def _run_cell(page, index: int):
+    _dismiss_dialogs(page)
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
