@@ -229,6 +229,75 @@ def summary(rows: list) -> str:
     return "\n".join(lines)
 
 
+# -- the region under a handle, scored against the scene world's object masks -----------------
+
+REGION_SEED = 5_000_000
+
+
+def flood_region(image: np.ndarray, handle, tolerance: float = 30.0) -> np.ndarray:
+    """Baseline: the pixels within ``tolerance`` (RGB distance) of the handle's colour, connected to it."""
+    x, y = int(round(handle[0])), int(round(handle[1]))
+    near = np.linalg.norm(image.astype(float) - image[y, x].astype(float), axis=-1) <= tolerance
+    labels, _ = ndimage.label(near)
+    return labels == labels[y, x]
+
+
+def disc_region(shape, handle, radius: float) -> np.ndarray:
+    """Baseline: a disc of ``radius`` pixels around the handle."""
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    return (xx - handle[0]) ** 2 + (yy - handle[1]) ** 2 <= radius ** 2
+
+
+def _overlap(found: np.ndarray, truth: np.ndarray) -> dict:
+    inter = float((found & truth).sum())
+    return {"iou": inter / max(1.0, float((found | truth).sum())), "precision": inter / max(1.0, float(found.sum())),
+            "recall": inter / max(1.0, float(truth.sum()))}
+
+
+def region_scores(model="tiny", n: int = 40, seed: int = REGION_SEED) -> list:
+    """For every visible keypoint of every draggable object in ``n`` held-apart scenes: the IoU,
+    precision and recall with the object's true mask of ``find_region`` and of two baselines (a
+    disc of 1/8 of the image around the handle, a colour flood fill from it)."""
+    from .features import dift_features
+    from .region import find_region
+
+    m = load(model, verbose=False)
+    size, rows = m.native_size, []
+    for s in range(seed + 1, seed + 1 + n):
+        scene = random_scene(s)
+        image, masks = np.asarray(scene.render(size)), scene.masks(size)
+        feats = dift_features(m, image)
+        for (i, key), kp in scene.keypoints(size).items():
+            truth = masks[i]
+            y, x = int(round(kp[1])), int(round(kp[0]))
+            if i not in scene.draggable() or truth.sum() < 4 or not truth[y, x]:
+                continue   # a hidden keypoint, or one that is not on its object's visible part
+            found = {"dragnb": find_region(m, image, kp, features=feats),
+                     "disc": disc_region(truth.shape, kp, size / 8), "flood": flood_region(image, kp)}
+            rows.append({"scene": s, "kind": scene.objects[i].kind, "key": key,
+                         **{name: _overlap(f, truth) for name, f in found.items()}})
+    return rows
+
+
+def region_summary(rows: list) -> str:
+    methods = ("dragnb", "disc", "flood")
+
+    def mean(sub, name, what="iou"):
+        return float(np.mean([r[name][what] for r in sub]))
+
+    lines = [f"{len(rows)} keypoints on {len({r['scene'] for r in rows})} scenes: mean IoU with the true object "
+             "(precision / recall)"]
+    for name in methods:
+        lines.append(f"  {name:7s} IoU {mean(rows, name):.3f}  ({mean(rows, name, 'precision'):.3f} / "
+                     f"{mean(rows, name, 'recall'):.3f})")
+    for field in ("kind", "key"):
+        lines.append(f"  by {'object' if field == 'kind' else 'keypoint'} kind, IoU " + " | ".join(methods))
+        for k in sorted({r[field] for r in rows}):
+            sub = [r for r in rows if r[field] == k]
+            lines.append(f"    {k:10s} n={len(sub):3d}  " + "  ".join(f"{mean(sub, name):.3f}" for name in methods))
+    return "\n".join(lines)
+
+
 def _option_flags(p: argparse.ArgumentParser) -> None:
     """One flag per ``DragOptions`` field (``--max-iters 40``), plus ``--option NAME=VALUE``."""
     for f in fields(DragOptions):
@@ -267,7 +336,14 @@ def main(argv=None):
                          "the teaching model with its own DIFT defaults")
     db.add_argument("--no-fidelity", action="store_true", help="skip IF (1 - LPIPS)")
     _option_flags(db)
+    rg = sub.add_parser("regions", help="find_region against the scene world's object masks, beside baselines")
+    rg.add_argument("--model", default="tiny")
+    rg.add_argument("-n", type=int, default=40, help="scenes")
+    rg.add_argument("--seed", type=int, default=REGION_SEED, help=f"scenes after this seed (default {REGION_SEED})")
     args = p.parse_args(argv)
+    if args.which == "regions":
+        print(region_summary(region_scores(args.model, args.n, args.seed)))
+        return
     if args.which == "synthetic":
         print(summary(run(args.model, args.n, args.mask, args.seed, args.alone, **_options(args))))
         return

@@ -39,3 +39,17 @@ def test_the_summary_counts_each_kind_within_a_quarter_of_the_drag():
     assert "bend tail    dragnb 1/2, alone 1/2, cut-and-paste 0/2" in text
     assert "move sun     dragnb 1/1, alone 0/1" in text
     assert "optimisation alone 0.600" in text
+
+
+def test_the_flood_baseline_finds_a_flat_object_and_the_disc_is_a_disc():
+    img = np.zeros((20, 20, 3), np.uint8)
+    img[5:10, 5:12] = (200, 50, 50)
+    assert np.array_equal(bench.flood_region(img, (7, 7)), np.all(img == (200, 50, 50), axis=-1))
+    assert bench.disc_region((20, 20), (10, 10), 3).sum() == 29   # lattice points within radius 3
+
+
+def test_region_scores_compare_find_region_with_the_baselines_per_kind():
+    rows = bench.region_scores("tiny", n=2)
+    assert rows and all(0 <= r[m]["iou"] <= 1 for r in rows for m in ("dragnb", "disc", "flood"))
+    text = bench.region_summary(rows)
+    assert "by object kind" in text and "dragnb" in text
