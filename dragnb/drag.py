@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from . import validate
 from .features import run_until, sample
-from .inversion import ddim_move
+from .inversion import ddim_move, predict_eps
 from .loading import DiffusionModel
 
 
@@ -205,10 +205,6 @@ class Problem:
     def z_t(self) -> torch.Tensor:
         return self.originals[0]
 
-    @property
-    def t(self) -> int:
-        return self.timesteps[0]
-
 
 @dataclass
 class OptStep:
@@ -239,7 +235,7 @@ class _Level:
     """The fixed inputs of the drag at one timestep: the original's features and the preservation target."""
 
     def __init__(self, model, prob: Problem, opt: DragOptions, level: int, full: bool):
-        self.level, self.t = level, prob.timesteps[level]
+        self.t = prob.timesteps[level]
         self.t_next = prob.timesteps[level + 1] if level + 1 < len(prob.timesteps) else None
         z0 = prob.originals[level]
         with torch.no_grad():
@@ -269,7 +265,6 @@ def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
     handles = (prob.handles if prob.handles_now is None else prob.handles_now).clone()
     cuda = model.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if cuda and model.dtype == torch.float16 else None
-    known = True   # the handles' positions on z are known exactly (at the start: given)
     for step in range(prob.first_step, int(opt.max_iters)):
         want = drag_level(step, opt, n_levels)
         if want > level:
@@ -277,10 +272,9 @@ def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
                              prob.originals[want]).requires_grad_(True)
             level, ctx = want, _Level(model, prob, opt, want, full)
             adam = torch.optim.Adam([z], lr=opt.lr)
-            known = False
         with torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
             feats, eps = unet_features(model, z, ctx.t, prob.emb, opt.up_block, prob.grid, full)
-        if step > 0 or not known or not torch.equal(handles, prob.handles):
+        if step > 0 or not torch.equal(handles, prob.handles):  # the start is known exactly
             handles = track(feats.detach(), ctx.tracked, handles, opt.r_p)
         dist = (handles - prob.targets).norm(dim=1)
         active = dist > opt.tolerance
@@ -309,8 +303,7 @@ def denoise_step(model: DiffusionModel, z: torch.Tensor, t: int, t_next: int | N
                  keep: torch.Tensor, original_next: torch.Tensor) -> torch.Tensor:
     """One DDIM step of z (1, c, h, w) from t to t_next; outside the region (``keep`` 1) the
     original's latent at t_next is taken, as the final denoising does."""
-    eps = model.eps(model.unet(z.to(model.dtype), t, encoder_hidden_states=emb).sample, z, t)
-    z = ddim_move(model, z, eps, t, t_next).float()
+    z = ddim_move(model, z, predict_eps(model, z.to(model.dtype), t, emb), t, t_next).float()
     return keep * original_next.float() + (1 - keep) * z
 
 

@@ -132,35 +132,23 @@ def dift_features(model: DiffusionModel, image, prompt: str = "", t: int | None 
     d = model.defaults
     n_up = len(model.unet.up_blocks)
     n_t = model.scheduler.config.num_train_timesteps
-    t = d["dift_t"] if t is None else validate.number("t", t, int, 0, n_t - 1)
-    up_block = d["dift_up_block"] if up_block is None else validate.number("up_block", up_block, int, 0, n_up - 1)
+    t = validate.number("t", d["dift_t"] if t is None else t, int, 0, n_t - 1)
+    up_block = validate.number("up_block", d["dift_up_block"] if up_block is None else up_block, int, 0, n_up - 1)
     ensemble = validate.number("ensemble", ensemble, int, 1)
     chunk = validate.number("chunk", chunk, int, 1)
     seed = validate.number("seed", seed, int, 0)
     prompt = validate.text("prompt", prompt)
     if size is not None:
         size = validate.number("size", size, int, 1, 4096)
-    if context_weight is not None:
-        context_weight = validate.number("context_weight", context_weight, float, 0)
+    weight = validate.number("context_weight", d.get("dift_context_weight", 0.0) if context_weight is None
+                             else context_weight, float, 0)
+    if context_block is None:
+        context_block = d.get("dift_context_block")
     if context_block is not None:
         context_block = validate.number("context_block", context_block, int, 0, n_up - 1)
     center = bool(d.get("dift_center", False)) if center is None else bool(center)
-    weight = float(d.get("dift_context_weight", 0.0)) if context_weight is None else float(context_weight)
-    if context_block is None:
-        context_block = d.get("dift_context_block")
-    for name, b in (("up_block", up_block), ("context_block", context_block)):
-        if b is not None and not 0 <= int(b) < n_up:
-            raise ValueError(f"{name} must be in [0, {n_up - 1}] for this UNet, got {b}")
-    if weight < 0:
-        raise ValueError(f"context_weight must be >= 0, got {weight}")
-    if context_block is None or weight == 0 or int(context_block) == up_block:
+    if context_block is None or weight == 0 or context_block == up_block:
         context_block, weight = None, 0.0
-    else:
-        context_block = int(context_block)
-    if not 0 <= t < model.scheduler.config.num_train_timesteps:
-        raise ValueError(f"t must be in [0, {model.scheduler.config.num_train_timesteps - 1}], got {t}")
-    if ensemble < 1:
-        raise ValueError(f"ensemble must be >= 1, got {ensemble}")
     pil, x, geom = prepare(image, model.native_size, model.multiple, size)
     z0 = model.encode(x)
     emb = model.embed(prompt)

@@ -240,11 +240,14 @@ class DragSession:
         seam = self.options.seam
         return max(1, round(max(self.image.size) / 32)) if seam is None else int(seam)
 
+    def _original(self, level: int) -> torch.Tensor:
+        """The original's inverted latent at ``inversion.timesteps[level]``: (1, c, h, w)."""
+        inv = self.inversion
+        return inv.latent if level == 0 else inv.trajectory[-1 - level].to(inv.latent.device, inv.latent.dtype)
+
     def _originals(self) -> list:
         """The original's inverted latent at each timestep still to denoise: [(1, c, h, w)]."""
-        inv = self.inversion
-        dev = inv.latent.device
-        return [inv.latent] + [z.to(dev, inv.latent.dtype) for z in inv.trajectory[-2:0:-1]]
+        return [self._original(i) for i in range(len(self.inversion.timesteps))]
 
     def _keep(self) -> torch.Tensor:
         """(1, 1, h, w) latent cells outside the editable region (1 = keep): a cell is
@@ -280,11 +283,10 @@ class DragSession:
                 handles = geo.from_grid(item.handles.cpu().numpy(), prob.grid)
                 dist = float(np.linalg.norm(handles - self.targets, axis=1).max())
                 self._handles = handles
+                self._latent, self._level = item.latent, item.level
                 if item.done or item.final:
                     self._arrived = item.done
-                    self._latent, self._level = item.latent, item.level
                     break
-                self._latent, self._level = item.latent, item.level
                 preview = None
                 if o.preview_every and item.step % o.preview_every == 0:
                     preview = self._timed("previews", self.preview, item.latent)
@@ -316,7 +318,7 @@ class DragSession:
         with use_lora(m, self._lora):
             keep = self._keep() if self.options.blend else None
             lv = self._level
-            z0 = self._timed("denoising", denoise_with_reference, m, self._originals()[lv], self._latent,
+            z0 = self._timed("denoising", denoise_with_reference, m, self._original(lv), self._latent,
                              inv.timesteps[lv:], inv.embedding, self.options.reference_blocks, keep)
             image = self._timed("decoding", lambda: inv.geometry.image(m.decode(z0)))
         if self.options.paste_back:
