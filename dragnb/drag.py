@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from . import validate
 from .features import run_until, sample
-from .inversion import ddim_move, predict_eps
+from .inversion import ddim_step, predict
 from .loading import DiffusionModel
 
 
@@ -106,7 +106,7 @@ class DragOptions:
 def unet_features(model: DiffusionModel, z: torch.Tensor, t: int, emb: torch.Tensor, up_block: int,
                   size: tuple, full: bool):
     """Features of ``up_blocks[up_block]`` resized to ``size`` (w, h): (C, h, w) float32,
-    and the noise prediction (B, c, h, w) if ``full`` else None (the pass stops early)."""
+    and the UNet's output (B, c, h, w) if ``full`` else None (the pass stops early)."""
     block = model.unet.up_blocks[up_block]
     args = (z.to(model.dtype), t)
     kw = {"encoder_hidden_states": emb.expand(z.shape[0], -1, -1)}
@@ -115,14 +115,14 @@ def unet_features(model: DiffusionModel, z: torch.Tensor, t: int, emb: torch.Ten
         handle = block.register_forward_hook(
             lambda m, i, o: grab.__setitem__("f", o[0] if isinstance(o, tuple) else o))
         try:
-            eps = model.eps(model.unet(*args, **kw).sample, z, t)
+            out = model.unet(*args, **kw).sample
         finally:
             handle.remove()
         f = grab["f"]
     else:
-        f, eps = run_until(model.unet, block, *args, **kw), None
+        f, out = run_until(model.unet, block, *args, **kw), None
     f = F.interpolate(f.float(), size=(size[1], size[0]), mode="bilinear", align_corners=False)
-    return f[0], eps
+    return f[0], out
 
 
 def _patch(r: int) -> torch.Tensor:
@@ -190,6 +190,7 @@ class Problem:
     """
 
     timesteps: list            # DDIM timesteps from the inverted one down (descending)
+    scheduler: object          # diffusers' DDIMScheduler that steps them (the inversion's)
     originals: list            # [(1, c, h, w)] the original's latent at each timestep
     emb: torch.Tensor
     grid: tuple                # (w, h) of the supervision features
@@ -236,14 +237,13 @@ class _Level:
 
     def __init__(self, model, prob: Problem, opt: DragOptions, level: int, full: bool):
         self.t = prob.timesteps[level]
-        self.t_next = prob.timesteps[level + 1] if level + 1 < len(prob.timesteps) else None
         z0 = prob.originals[level]
         with torch.no_grad():
-            f0, eps0 = unet_features(model, z0, self.t, prob.emb, opt.up_block, prob.grid, full)
+            f0, out0 = unet_features(model, z0, self.t, prob.emb, opt.up_block, prob.grid, full)
         off = _patch(opt.r_m).to(f0.device)
         self.tracked = sample(f0, prob.handles.cpu().numpy())              # (N, C): what tracking looks for
         self.patches = [sample(f0, (h + off).cpu().numpy()) for h in prob.handles]   # (K, C) each
-        self.ref = ddim_move(model, z0, eps0, self.t, self.t_next).float() if full else z0.float()
+        self.ref = ddim_step(prob.scheduler, out0, self.t, z0)[0].float() if full else z0.float()
 
 
 def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
@@ -268,12 +268,11 @@ def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
     for step in range(prob.first_step, int(opt.max_iters)):
         want = drag_level(step, opt, n_levels)
         if want > level:
-            z = denoise_step(model, z.detach(), ctx.t, ctx.t_next, prob.emb, prob.keep,
-                             prob.originals[want]).requires_grad_(True)
+            z = denoise_step(model, prob, z.detach(), ctx.t, prob.originals[want]).requires_grad_(True)
             level, ctx = want, _Level(model, prob, opt, want, full)
             adam = torch.optim.Adam([z], lr=opt.lr)
         with torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
-            feats, eps = unet_features(model, z, ctx.t, prob.emb, opt.up_block, prob.grid, full)
+            feats, out = unet_features(model, z, ctx.t, prob.emb, opt.up_block, prob.grid, full)
         if step > 0 or not torch.equal(handles, prob.handles):  # the start is known exactly
             handles = track(feats.detach(), ctx.tracked, handles, opt.r_p)
         dist = (handles - prob.targets).norm(dim=1)
@@ -284,7 +283,7 @@ def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
             return
         anchors = ctx.patches if opt.supervise == "original" else None
         lm = motion_loss(feats, handles, prob.targets, opt.r_m, active, anchors)
-        moved = ddim_move(model, z, eps, ctx.t, ctx.t_next).float() if full else z
+        moved = ddim_step(prob.scheduler, out, ctx.t, z)[0].float() if full else z
         lp = preservation_loss(moved, ctx.ref, prob.keep)
         loss = lm + opt.lam * lp
         optimizer_step(loss, adam, scaler)
@@ -299,12 +298,13 @@ def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
 
 
 @torch.no_grad()
-def denoise_step(model: DiffusionModel, z: torch.Tensor, t: int, t_next: int | None, emb: torch.Tensor,
-                 keep: torch.Tensor, original_next: torch.Tensor) -> torch.Tensor:
-    """One DDIM step of z (1, c, h, w) from t to t_next; outside the region (``keep`` 1) the
-    original's latent at t_next is taken, as the final denoising does."""
-    z = ddim_move(model, z, predict_eps(model, z.to(model.dtype), t, emb), t, t_next).float()
-    return keep * original_next.float() + (1 - keep) * z
+def denoise_step(model: DiffusionModel, prob: Problem, z: torch.Tensor, t: int,
+                 original_next: torch.Tensor) -> torch.Tensor:
+    """One DDIM step of z (1, c, h, w) from t down; outside the region (``prob.keep`` 1) the
+    original's latent at the next timestep is taken, as the final denoising does."""
+    z = z.to(model.dtype)
+    z = ddim_step(prob.scheduler, predict(model, z, t, prob.emb), t, z)[0].float()
+    return prob.keep * original_next.float() + (1 - prob.keep) * z
 
 
 def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler=None) -> None:

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import validate
 from .images import Geometry, prepare, to_pil
 from .loading import DiffusionModel
+from .progress import progress
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Inversion:
     z0: the image's encoded latent, (1, c, h, w).
     trajectory: [z0, z_t1, ..., z_tk], each (1, c, h, w), on the CPU.
     timesteps: the DDIM timesteps still to denoise, from ``timestep`` down.
+    scheduler: the DDIM scheduler that denoises them (diffusers').
     """
 
     latent: torch.Tensor
@@ -38,36 +41,41 @@ class Inversion:
     steps: int
     strength: float
     embedding: torch.Tensor = field(repr=False, default=None)
+    scheduler: object = field(repr=False, default=None)   # diffusers' DDIMScheduler set to ``steps``
+
+
+def ddim(model: DiffusionModel, steps: int, inverse: bool = False):
+    """diffusers' DDIM scheduler (or ``DDIMInverseScheduler``, which walks up) with the model's
+    noise levels, set to ``steps`` timesteps. A fresh one each call: the model's is never changed."""
+    from diffusers import DDIMInverseScheduler, DDIMScheduler
+
+    validate.number("steps", steps, int, 1, model.scheduler.config.num_train_timesteps)
+    scheduler = (DDIMInverseScheduler if inverse else DDIMScheduler).from_config(model.scheduler.config)
+    scheduler.set_timesteps(steps)
+    return scheduler
 
 
 def schedule(model: DiffusionModel, steps: int, strength: float) -> list:
     """The DDIM timesteps (descending) that ``strength`` keeps: the last round(s*steps)."""
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if not 0.0 < strength <= 1.0:
-        raise ValueError(f"strength must be in (0, 1], got {strength}")
-    model.scheduler.set_timesteps(steps)
-    ts = [int(t) for t in model.scheduler.timesteps]
-    k = max(1, int(round(strength * steps)))
-    return ts[steps - k:]
+    validate.number("strength", strength, float, 0, 1, lo_open=True)
+    ts = [int(t) for t in ddim(model, steps).timesteps]
+    return ts[steps - max(1, int(round(strength * steps))):]
 
 
-def _alpha(model: DiffusionModel, t: int | None, ref: torch.Tensor) -> torch.Tensor:
-    a = model.scheduler.final_alpha_cumprod if t is None or t < 0 else model.scheduler.alphas_cumprod[t]
-    return torch.as_tensor(a, dtype=torch.float32).to(ref.device)
+def predict(model: DiffusionModel, z: torch.Tensor, t: int, emb: torch.Tensor) -> torch.Tensor:
+    """The UNet's output for z (B, c, h, w) at timestep t: noise, v or x0, as the model was trained."""
+    return model.unet(z, t, encoder_hidden_states=emb.expand(z.shape[0], -1, -1)).sample
 
 
-def ddim_move(model: DiffusionModel, z: torch.Tensor, eps: torch.Tensor, t_from, t_to) -> torch.Tensor:
-    """Deterministic DDIM update of z (at t_from) to t_to, given the noise eps; None = clean."""
-    a_from, a_to = _alpha(model, t_from, z), _alpha(model, t_to, z)
-    zf, ef = z.float(), eps.float()
-    x0 = (zf - (1 - a_from).sqrt() * ef) / a_from.sqrt()
-    return (a_to.sqrt() * x0 + (1 - a_to).sqrt() * ef).to(z.dtype)
+def ddim_step(scheduler, out: torch.Tensor, t: int, z: torch.Tensor) -> tuple:
+    """One deterministic (eta 0) step of ``scheduler`` from z at t, given the UNet's output there.
 
-
-def predict_eps(model: DiffusionModel, z: torch.Tensor, t: int, emb: torch.Tensor) -> torch.Tensor:
-    out = model.unet(z, t, encoder_hidden_states=emb.expand(z.shape[0], -1, -1)).sample
-    return model.eps(out, z, t)
+    Returns (the latent at the scheduler's next timestep, the clean estimate x0), each like z.
+    The one place a latent moves between noise levels: inversion, denoising, the drag's
+    preservation target, previews.
+    """
+    out = scheduler.step(out, t, z)
+    return out.prev_sample, getattr(out, "pred_original_sample", None)
 
 
 @torch.no_grad()
@@ -83,20 +91,19 @@ def invert(model: DiffusionModel, image, prompt: str = "", strength: float = 0.7
     z0 = model.encode(x)
     z = z0
     traj = [z0.cpu()]
-    up = ts[::-1]
-    for i, t in enumerate(up):
-        t_prev = up[i - 1] if i > 0 else None
-        z = ddim_move(model, z, predict_eps(model, z, t, emb), t_prev, t)
+    up = ddim(model, steps, inverse=True)
+    for t in progress(ts[::-1], "inversion"):
+        z = ddim_step(up, predict(model, z, t, emb), t, z)[0]
         traj.append(z.cpu())
-    return Inversion(z, z0, ts[0], ts, traj, geom, pil, prompt, steps, strength, emb)
+    return Inversion(z, z0, ts[0], ts, traj, geom, pil, prompt, steps, strength, emb, ddim(model, steps))
 
 
 @torch.no_grad()
-def denoise_latent(model: DiffusionModel, z: torch.Tensor, timesteps: list, emb: torch.Tensor) -> torch.Tensor:
-    """Run DDIM down from z (at timesteps[0]) to a clean latent: (B, c, h, w)."""
-    for i, t in enumerate(timesteps):
-        t_next = timesteps[i + 1] if i + 1 < len(timesteps) else None
-        z = ddim_move(model, z, predict_eps(model, z, t, emb), t, t_next)
+def denoise_latent(model: DiffusionModel, z: torch.Tensor, timesteps: list, emb: torch.Tensor,
+                   scheduler) -> torch.Tensor:
+    """Run ``scheduler`` (DDIM) down from z (at timesteps[0]) to a clean latent: (B, c, h, w)."""
+    for t in progress(timesteps, "denoising"):
+        z = ddim_step(scheduler, predict(model, z, t, emb), t, z)[0]
     return z
 
 
@@ -104,7 +111,7 @@ def denoise_latent(model: DiffusionModel, z: torch.Tensor, timesteps: list, emb:
 def denoise(model: DiffusionModel, inversion: Inversion, latent: torch.Tensor | None = None):
     """Denoise ``latent`` (default: the inversion's own) to a PIL image at the user's size."""
     z = inversion.latent if latent is None else latent
-    z0 = denoise_latent(model, z, inversion.timesteps, inversion.embedding)
+    z0 = denoise_latent(model, z, inversion.timesteps, inversion.embedding, inversion.scheduler)
     return inversion.geometry.image(model.decode(z0))
 
 
@@ -118,13 +125,12 @@ def generate(model: DiffusionModel, prompt: str = "", n: int = 1, steps: int = 5
     side = (size or model.native_size) // model.vae_factor
     g = torch.Generator("cpu").manual_seed(seed)
     z = torch.randn((n, model.unet.config.in_channels, side, side), generator=g).to(model.device, model.dtype)
-    ts = schedule(model, steps, 1.0)
+    down = ddim(model, steps)
     cond, empty = model.embed(prompt), model.embed("")
-    for i, t in enumerate(ts):
-        t_next = ts[i + 1] if i + 1 < len(ts) else None
-        eps = predict_eps(model, z, t, cond)
+    for t in progress([int(t) for t in down.timesteps], "sampling"):
+        out = predict(model, z, t, cond)
         if guidance != 1.0:
-            uncond = predict_eps(model, z, t, empty)
-            eps = uncond + guidance * (eps - uncond)
-        z = ddim_move(model, z, eps, t, t_next)
+            uncond = predict(model, z, t, empty)
+            out = uncond + guidance * (out - uncond)
+        z = ddim_step(down, out, t, z)[0]
     return [to_pil(model.decode(z[i:i + 1])) for i in range(n)]

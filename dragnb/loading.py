@@ -100,18 +100,6 @@ class DiffusionModel:
         """Scaled latent (B, 4, h, w) -> image (B, 3, h*f, w*f) in [-1, 1]."""
         return self.vae.decode(z.to(self.vae.dtype) / self.vae.config.scaling_factor).sample
 
-    def eps(self, out: torch.Tensor, z: torch.Tensor, t) -> torch.Tensor:
-        """The UNet's output as predicted noise, whatever the prediction type (SD 2.1: v)."""
-        kind = self.scheduler.config.prediction_type
-        if kind == "epsilon":
-            return out
-        a = self.scheduler.alphas_cumprod.to(z.device)[int(t)].to(z.dtype)
-        if kind == "v_prediction":
-            return a.sqrt() * out + (1 - a).sqrt() * z
-        if kind == "sample":
-            return (z - a.sqrt() * out) / (1 - a).sqrt()
-        raise ValueError(f"unsupported prediction type {kind!r}")
-
     def __repr__(self):
         n = sum(p.numel() for p in self.unet.parameters()) / 1e6
         return (f"DiffusionModel({self.name!r}, {self.native_size}px, UNet {n:.1f}M params, "

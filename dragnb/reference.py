@@ -13,7 +13,8 @@ from contextlib import contextmanager, nullcontext
 
 import torch
 
-from .inversion import ddim_move, predict_eps
+from .inversion import ddim_step, predict
+from .progress import progress
 from .loading import DiffusionModel
 
 
@@ -59,9 +60,10 @@ def reference_attention(model: DiffusionModel, blocks=None):
 
 @torch.no_grad()
 def denoise_with_reference(model: DiffusionModel, z_original: torch.Tensor, z_edited: torch.Tensor,
-                           timesteps: list, emb: torch.Tensor, blocks=None,
+                           timesteps: list, emb: torch.Tensor, scheduler, blocks=None,
                            keep: torch.Tensor | None = None) -> torch.Tensor:
-    """DDIM-denoise [original, edited] (each (1, c, h, w) at timesteps[0]); returns the edited clean latent.
+    """DDIM-denoise [original, edited] (each (1, c, h, w) at timesteps[0]) with ``scheduler``
+    (the inversion's); returns the edited clean latent.
 
     ``blocks=()`` turns the reference attention off (the two branches then only share
     the batch). ``keep`` (1, 1, h, w), 1 outside the editable region: after every step
@@ -73,9 +75,8 @@ def denoise_with_reference(model: DiffusionModel, z_original: torch.Tensor, z_ed
     if keep is not None:
         keep = keep.to(z.device, z.dtype)
     with (nullcontext() if off else reference_attention(model, blocks)):
-        for i, t in enumerate(timesteps):
-            t_next = timesteps[i + 1] if i + 1 < len(timesteps) else None
-            z = ddim_move(model, z, predict_eps(model, z, t, emb), t, t_next)
+        for t in progress(timesteps, "denoising"):
+            z = ddim_step(scheduler, predict(model, z, t, emb), t, z)[0]
             if keep is not None:
                 z = torch.cat([z[:1], keep * z[:1] + (1 - keep) * z[1:]])
     return z[1:]

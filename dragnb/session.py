@@ -27,7 +27,7 @@ from . import validate
 from .drag import DragOptions, Problem, as_cells, optimise
 from .features import dift_features
 from .images import check_points, load_image, paste_back
-from .inversion import Inversion, invert, predict_eps
+from .inversion import Inversion, ddim_step, invert, predict
 from .loading import DiffusionModel
 from .lora import fit_identity_lora, remove_lora, use_lora
 from .reference import denoise_with_reference
@@ -231,7 +231,7 @@ class DragSession:
         if short.any() and not self.history:
             warnings.warn(f"handle {int(short.nonzero()[0, 0])} is within the stop tolerance of its target "
                           f"({o.tolerance} feature cells): it will not move. Drag further, or lower tolerance.")
-        return Problem(list(inv.timesteps), self._originals(), inv.embedding, grid, start, targets, keep,
+        return Problem(list(inv.timesteps), inv.scheduler, self._originals(), inv.embedding, grid, start, targets, keep,
                        z_start=self._latent, level=self._level, handles_now=as_cells(geo.to_grid(self._handles, grid), z.device),
                        first_step=self.history[-1].step + 1 if self.history else 0)
 
@@ -302,9 +302,8 @@ class DragSession:
             raise ValueError("nothing to preview yet: call run() (or prepare()) first")
         z = self._latent if z is None else z
         t = inv.timesteps[self._level]
-        eps = predict_eps(m, z.to(m.dtype), t, inv.embedding).float()
-        a = m.scheduler.alphas_cumprod[t].to(z.device).float()
-        x0 = (z.float() - (1 - a).sqrt() * eps) / a.sqrt()
+        z = z.to(m.dtype)
+        x0 = ddim_step(inv.scheduler, predict(m, z, t, inv.embedding), t, z)[1]
         return inv.geometry.image(m.decode(x0.to(m.dtype)))
 
     def result(self) -> DragResult:
@@ -319,7 +318,7 @@ class DragSession:
             keep = self._keep() if self.options.blend else None
             lv = self._level
             z0 = self._timed("denoising", denoise_with_reference, m, self._original(lv), self._latent,
-                             inv.timesteps[lv:], inv.embedding, self.options.reference_blocks, keep)
+                             inv.timesteps[lv:], inv.embedding, inv.scheduler, self.options.reference_blocks, keep)
             image = self._timed("decoding", lambda: inv.geometry.image(m.decode(z0)))
         if self.options.paste_back:
             image = paste_back(self.image, image, self.mask, self._seam())

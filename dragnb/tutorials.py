@@ -2,7 +2,8 @@
 
 Each notebook in ``notebooks/`` is executed top to bottom with the current Python (the
 default model is the bundled teaching model on a CPU) into ``notebooks/executed/``
-(ignored by git: a user's clone stays clean), where it runs and leaves its files.
+(ignored by git: a user's clone stays clean), where it runs and leaves its files; without
+progress bars, which a saved notebook would only carry as dead widgets.
 ``--in-place`` writes the committed notebooks back with their pictures instead (what the
 project does before a release, so a reader sees them before running anything).
 """
@@ -18,9 +19,12 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 def execute(path: Path, out: Path | None = None, timeout: int = 900) -> Path:
     """Execute the notebook at ``path``; write it (with outputs) to ``out`` (default: in place)."""
+    import os
+
     import nbformat
     from nbclient import NotebookClient
 
+    os.environ.setdefault("DRAGNB_PROGRESS", "0")  # a saved notebook keeps no progress bars
     nb = nbformat.read(path, as_version=4)
     out = out or path
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["DRAGNB_PROGRESS"] = "0"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import socket  # noqa: E402

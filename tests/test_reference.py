@@ -17,7 +17,7 @@ def inverted(tiny_sd):
 
 
 def _args(inv, z_edit):
-    return inv.latent, z_edit, inv.timesteps, inv.embedding
+    return inv.latent, z_edit, inv.timesteps, inv.embedding, inv.scheduler
 
 
 def test_reference_attention_changes_the_edit_and_then_goes_away(tiny_sd, inverted):
