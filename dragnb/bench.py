@@ -298,21 +298,37 @@ def region_summary(rows: list) -> str:
     return "\n".join(lines)
 
 
+def _caster(f):
+    """The command-line parser of a ``DragOptions`` field, from its annotation."""
+    kind = str(f.type).split("|")[0].strip()
+    if kind == "bool":
+        return lambda v: {"true": True, "false": False, "1": True, "0": False}[v.lower()]
+    if kind == "tuple":
+        return lambda v: tuple(int(b) for b in v.split(",") if b.strip())
+    return {"int": int, "float": float}.get(kind, str)
+
+
 def _option_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per ``DragOptions`` field (``--max-iters 40``), plus ``--option NAME=VALUE``."""
+    """One flag per ``DragOptions`` field (``--max-iters 40``), typed by the field, plus ``--option NAME=VALUE``."""
+    group = p.add_argument_group("drag options (DragOptions fields; default: the model's)")
     for f in fields(DragOptions):
-        p.add_argument("--" + f.name.replace("_", "-"), dest="opt_" + f.name, type=_value, default=None,
-                       metavar="V", help=argparse.SUPPRESS)
+        group.add_argument("--" + f.name.replace("_", "-"), dest="opt_" + f.name, type=_caster(f), default=None,
+                           metavar=str(f.type).split("|")[0].strip().upper(), help=f"published: {f.default!r}")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="a DragOptions field, e.g. --option max_iters=40 (or --max-iters 40)")
 
 
 def _options(args) -> dict:
-    opts = {f.name: getattr(args, "opt_" + f.name) for f in fields(DragOptions)
-            if getattr(args, "opt_" + f.name) is not None}
+    kinds = {f.name: f for f in fields(DragOptions)}
+    opts = {name: getattr(args, "opt_" + name) for name in kinds if getattr(args, "opt_" + name) is not None}
     for o in args.option:
-        k, v = o.split("=", 1)
-        opts[k] = _value(v)
+        k, _, v = o.partition("=")
+        if k not in kinds:
+            raise SystemExit(f"--option {o}: DragOptions has no field {k!r}; it has {', '.join(kinds)}")
+        try:
+            opts[k] = _caster(kinds[k])(v)
+        except (ValueError, KeyError):
+            raise SystemExit(f"--option {o}: {v!r} is not a {kinds[k].type}") from None
     return opts
 
 
@@ -376,15 +392,6 @@ def dragbench_main(args) -> None:
     wait()
     if rank == 0:
         print(db.results_table(args.out))
-
-
-def _value(v: str):
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(v.lower(), v)
 
 
 if __name__ == "__main__":

@@ -28,65 +28,81 @@ from . import validate
 from .features import run_until, sample
 from .inversion import ddim_step, predict
 from .loading import DiffusionModel
+from .reference import default_reference_blocks
 
 
 @dataclass
 class DragOptions:
-    """The knobs of a drag; ``None`` means the model's default (see ``resolve``).
+    """The knobs of a drag. Each field's default is DragDiffusion's published value for
+    SD 1.5 (Shi et al., CVPR 2024, github.com/Yujun-Shi/DragDiffusion) unless its comment
+    names another source.
 
-    Published DragDiffusion values for SD 1.5 (shared/FACTS.md) are the fallbacks.
+    Where a drag's value comes from, later winning: the field's default here; the model's
+    override, its ``dragnb.json``'s ``"drag"`` entry (the teaching model's are explained
+    in its model card); the caller's argument. ``DragOptions.for_model(model, **given)``
+    applies that order, and ``drag``/``DragSession`` call it with their keyword arguments.
     """
 
-    strength: float = None       # inversion strength: 0.7 = invert 35 of 50 steps
-    steps: int = None            # DDIM steps: 50
-    max_iters: int = None        # optimisation steps: 80
-    lr: float = None             # Adam on the latent: 0.01
-    r_m: int = None              # motion-supervision patch radius: 1 (3x3)
-    r_p: int = None              # point-tracking window radius: 3 (7x7)
-    lam: float = None            # preservation weight: 0.1
-    up_block: int = None         # supervised block: the second-to-last (up_blocks[2] on SD 1.5)
-    feature_scale: float = None  # features resized to this x the image: 0.5
-    tolerance: float = None      # stop distance in feature cells: 2
-    preserve: str = None         # "step" (DragDiffusion) or "latent" (cheaper)
-    lora: bool = None            # fit an identity LoRA first (default: on for CUDA)
-    lora_steps: int = None       # 80
-    lora_rank: int = None        # 16
-    lora_lr: float = None        # 5e-4
-    reference_blocks: tuple = None   # up-blocks whose self-attention uses the original's K/V; () = off
-    blend: bool = None           # denoise with the original's latent outside the region (default: on)
-    drag_per_denoise: int = None # GoodDrag's alternation (AlDD): this many steps at a timestep, then
-                                 # one denoising step; 0 = all steps at the inverted timestep (published)
-    drag_levels: int = None      # AlDD: drag over at most this many timesteps: 10 (GoodDrag)
-    supervise: str = None        # motion supervision pulls towards the patch at the handle now
+    strength: float = 0.7        # inversion strength: 0.7 = invert 35 of 50 steps
+    steps: int = 50              # DDIM steps
+    max_iters: int = 80          # optimisation steps
+    lr: float = 0.01             # Adam on the latent
+    r_m: int = 1                 # motion-supervision patch radius (3x3)
+    r_p: int = 3                 # point-tracking window radius (7x7)
+    lam: float = 0.1             # preservation weight
+    up_block: int = -2           # supervised up-block, Python-indexed: -2 = second-to-last (SD 1.5: up_blocks[2])
+    feature_scale: float = 0.5   # features resized to this x the image
+    tolerance: float = 2.0       # stop distance in feature cells
+    preserve: str = "step"       # "step" (DragDiffusion: the next DDIM step's latent) or "latent" (cheaper)
+    lora: bool | None = None     # fit an identity LoRA first; None: on where the model runs on CUDA
+    lora_steps: int = 80
+    lora_rank: int = 16
+    lora_lr: float = 5e-4
+    reference_blocks: tuple | None = None   # up-blocks whose self-attention uses the original's K/V;
+                                            # None: the last two with attention (DragDiffusion); () = off
+    blend: bool = True           # denoise with the original's latent outside the region (dragnb)
+    drag_per_denoise: int = 0    # GoodDrag's alternation (AlDD, Zhang et al. 2024): this many steps at a
+                                 # timestep, then one denoising step; 0 = all at the inverted one (DragDiffusion)
+    drag_levels: int = 10        # AlDD: drag over at most this many timesteps (GoodDrag)
+    supervise: str = "step"      # motion supervision pulls towards the patch at the handle now
                                  # ("step", DragDiffusion) or the original's at the start ("original", GoodDrag)
-    paste_back: bool = None      # the result keeps the input's own pixels outside the editable region,
-                                 # feathered over ``seam`` pixels (default: on); off = the model's decode
-    seam: int = None             # width of that seam in image pixels (default: 1/32 of the long side)
-    init: str = None             # start from the inverted latent ("inverted", published) or from the
+    paste_back: bool = True      # the result keeps the input's own pixels outside the editable region,
+                                 # feathered over ``seam`` pixels (dragnb); off = the model's decode
+    seam: int | None = None      # width of that seam in image pixels; None: 1/32 of the long side
+    init: str = "inverted"       # start from the inverted latent ("inverted", DragDiffusion) or from the
                                  # inversion of the image warped along the drags ("warp", FastDrag-style,
                                  # see warp.py; the teaching model's default, see its model card)
     preview_every: int = 0       # decode a preview every k steps (0: never)
 
-    def resolve(self, model: DiffusionModel) -> "DragOptions":
-        """Fill every ``None`` from the model's ``drag`` defaults, then the published ones."""
-        second_last = max(0, len(model.unet.up_blocks) - 2)
-        published = dict(strength=0.7, steps=50, max_iters=80, lr=0.01, r_m=1, r_p=3, lam=0.1, up_block=second_last,
-                         feature_scale=0.5, tolerance=2.0, preserve="step", lora=model.device.type == "cuda",
-                         lora_steps=80, lora_rank=16, lora_lr=5e-4, reference_blocks=None,
-                         blend=True, init="inverted", drag_per_denoise=0, drag_levels=10, supervise="step",
-                         paste_back=True, seam=None)
+    @classmethod
+    def for_model(cls, model: DiffusionModel, **given) -> "DragOptions":
+        """The options of a drag on ``model``: the fields' defaults, then the model's overrides,
+        then ``given``; checked (ValueError naming the field), with ``up_block``, ``lora`` and
+        ``reference_blocks`` made concrete for this model."""
+        names = {f.name for f in fields(cls)}
         own = model.defaults.get("drag", {})
-        out = DragOptions(**{f.name: getattr(self, f.name) for f in fields(self)})
-        for name, value in published.items():
-            if getattr(out, name) is None:
-                setattr(out, name, own.get(name, value))
+        for where, values in (("the model's dragnb.json", own), ("the call", given)):
+            unknown = set(values) - names
+            if unknown:
+                raise ValueError(f"unknown drag option(s) in {where}: {', '.join(sorted(unknown))}; "
+                                 f"DragOptions has {', '.join(sorted(names))}")
+        out = cls(**{**own, **given})
         out.check(model)
         return out
 
     def check(self, model: DiffusionModel) -> None:
-        """Refuse (ValueError naming the field) any value the drag cannot use; make ints ints."""
+        """Refuse (ValueError naming the field) any value the drag cannot use; make ints ints,
+        and the model-dependent fields concrete (a non-negative ``up_block``, ``lora`` a bool,
+        ``reference_blocks`` a tuple)."""
         n_up = len(model.unet.up_blocks)
-        ints = dict(steps=(1, 1000), max_iters=(1, 100_000), r_m=(0, 64), r_p=(0, 64), up_block=(0, n_up - 1),
+        self.up_block = validate.number("up_block", self.up_block, int, -n_up, n_up - 1) % n_up
+        if self.lora is None:
+            self.lora = model.device.type == "cuda"
+        if self.reference_blocks is None:
+            self.reference_blocks = tuple(default_reference_blocks(model))
+        self.reference_blocks = tuple(validate.number("reference_blocks", b, int, 0, n_up - 1)
+                                      for b in self.reference_blocks)
+        ints = dict(steps=(1, 1000), max_iters=(1, 100_000), r_m=(0, 64), r_p=(0, 64),
                     lora_steps=(1, 100_000), lora_rank=(1, 1024), drag_per_denoise=(0, 100_000),
                     drag_levels=(1, 1000), preview_every=(0, 100_000))
         for name, (lo, hi) in ints.items():

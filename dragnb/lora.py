@@ -13,15 +13,18 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from .drag import optimizer_step
+from .drag import DragOptions, optimizer_step
 from .loading import DiffusionModel
+from .progress import progress
 
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+ADAPTER = "dragnb_identity"   # the adapter's name on the UNet while a drag uses it
 
 
-def fit_identity_lora(model: DiffusionModel, z0: torch.Tensor, emb: torch.Tensor, steps: int = 80,
-                      rank: int = 16, lr: float = 5e-4, batch: int = 4, seed: int = 0,
-                      name: str = "dragnb_identity", callback=None) -> list:
+def fit_identity_lora(model: DiffusionModel, z0: torch.Tensor, emb: torch.Tensor,
+                      steps: int = DragOptions.lora_steps, rank: int = DragOptions.lora_rank,
+                      lr: float = DragOptions.lora_lr, batch: int = 4, seed: int = 0,
+                      name: str = ADAPTER, callback=None) -> list:
     """Fit a LoRA named ``name`` to the latent z0 (1, c, h, w); returns the loss per step."""
     from peft import LoraConfig
 
@@ -44,7 +47,7 @@ def fit_identity_lora(model: DiffusionModel, z0: torch.Tensor, emb: torch.Tensor
         kind = model.scheduler.config.prediction_type
         cuda = model.device.type == "cuda"
         scaler = torch.amp.GradScaler("cuda") if cuda else None
-        for step in range(steps):
+        for step in progress(range(steps), "identity LoRA"):
             noise = torch.randn((batch, *z0.shape[1:]), generator=g).to(model.device)
             t = torch.randint(0, n_t, (batch,), generator=g).to(model.device)
             clean = z0.float().expand(batch, -1, -1, -1)

@@ -29,7 +29,7 @@ from .features import dift_features
 from .images import check_points, load_image, paste_back
 from .inversion import Inversion, ddim_step, invert, predict
 from .loading import DiffusionModel
-from .lora import fit_identity_lora, remove_lora, use_lora
+from .lora import ADAPTER, fit_identity_lora, remove_lora, use_lora
 from .reference import denoise_with_reference
 from .region import find_region, grow_mask
 from .warp import warped_image
@@ -155,10 +155,7 @@ class DragSession:
         self.user_mask = check_mask(mask, self.image.size)
         self.prompt = validate.text("prompt", prompt)
         self.seed = validate.number("seed", seed, int, 0)
-        unknown = set(options) - set(DragOptions.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown drag option(s): {', '.join(sorted(unknown))}")
-        self.options = DragOptions(**options).resolve(model)
+        self.options = DragOptions.for_model(model, **options)
         self.history: list = []
         self.timings: dict = {}
         self.mask = None
@@ -194,7 +191,7 @@ class DragSession:
                 return fit_identity_lora(m, m.encode(x), m.embed(self.prompt), steps=o.lora_steps,
                                          rank=o.lora_rank, lr=o.lora_lr, seed=self.seed)
             self.lora_losses = self._timed("lora", fit)
-            self._lora = "dragnb_identity"
+            self._lora = ADAPTER
         with use_lora(m, self._lora):
             self.inversion = self._timed("inversion", invert, m, self.image, self.prompt, o.strength, o.steps)
         regions = None

@@ -53,3 +53,18 @@ def test_region_scores_compare_find_region_with_the_baselines_per_kind():
     assert rows and all(0 <= r[m]["iou"] <= 1 for r in rows for m in ("dragnb", "disc", "flood"))
     text = bench.region_summary(rows)
     assert "by object kind" in text and "dragnb" in text
+
+
+def test_drag_option_flags_are_typed_by_their_fields():
+    import argparse
+
+    p = argparse.ArgumentParser()
+    bench._option_flags(p)
+    args = p.parse_args(["--max-iters", "40", "--blend", "false", "--reference-blocks", "1,2",
+                         "--option", "lam=0.2", "--option", "init=warp"])
+    assert bench._options(args) == {"max_iters": 40, "blend": False, "reference_blocks": (1, 2), "lam": 0.2,
+                                    "init": "warp"}
+    with pytest.raises(SystemExit, match="no field 'lamda'"):
+        bench._options(p.parse_args(["--option", "lamda=1"]))
+    with pytest.raises(SystemExit, match="not a int"):
+        bench._options(p.parse_args(["--option", "max_iters=many"]))

@@ -170,7 +170,7 @@ FIELDS = ["strength", "steps", "max_iters", "lr", "r_m", "r_p", "lam", "up_block
        st.sampled_from([{}, {"init": "x"}, {"preserve": None}, {"lora": 1}, {"blend": "yes"}, {"supervise": "o"}]))
 def test_drag_options_are_usable_or_refused_by_name(tiny_sd, opts, choice):
     try:
-        o = DragOptions(**opts, **choice).resolve(tiny_sd)
+        o = DragOptions.for_model(tiny_sd, **opts, **choice)
     except CLEAR as e:
         assert any(name in str(e) for name in [*opts, *choice]), str(e)
         return
