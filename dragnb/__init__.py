@@ -8,7 +8,7 @@ latent -> image):
 - ``features``:  ``dift_features``, ``similarity_map``, ``match_points`` (DIFT);
 - ``region``:    ``find_region``, the part of the image a drag from a point moves;
 - ``inversion``: ``invert`` (DDIM inversion) and ``denoise``;
-- ``drag``:      motion supervision, point tracking, preservation (the latent optimisation);
+- ``optimisation``: motion supervision, point tracking, preservation (``DragOptions``);
 - ``reference``: denoising with the original's self-attention keys/values;
 - ``lora``:      the optional identity LoRA;
 - ``session``:   ``drag`` and ``DragSession``, the stages run in order, step by step;
@@ -22,9 +22,8 @@ from .images import Geometry, load_image
 from .inversion import Inversion, denoise, generate, invert
 from .loading import DiffusionModel, WeightsNotFoundError, load
 from .region import Region, find_region, region_steps
-from .drag import DragOptions
-from .session import DragResult, DragSession, DragStep, drag
-from .session import auto_mask as drag_region
+from .optimisation import DragOptions
+from .session import DragResult, DragSession, DragStep, drag, drag_region
 from .picker import PickerState, PointPicker
 from .widgets import DragWidget
 from .dragbench import read_sample, write_sample

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from .loading import load
-from .drag import DragOptions
+from .optimisation import DragOptions
 from .session import drag
 from .teaching.scenes import random_scene
 

@@ -48,8 +48,15 @@ class DiffusionModel:
     device: torch.device
     dtype: torch.dtype
     defaults: dict = field(default_factory=lambda: dict(DIFT_DEFAULTS))
-    _prompts: dict = field(default_factory=dict, repr=False)
-    _latents: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    # what the model remembers between calls (``clear_caches`` forgets it): text embeddings
+    # per prompt, and the VAE latents of the last LATENT_CACHE images
+    prompt_cache: dict = field(default_factory=dict, repr=False)
+    latent_cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+
+    def clear_caches(self) -> None:
+        """Forget cached prompt embeddings and image latents (say, to time a first encode)."""
+        self.prompt_cache.clear()
+        self.latent_cache.clear()
 
     @property
     def vae_factor(self) -> int:
@@ -72,11 +79,11 @@ class DiffusionModel:
         """Prompt -> text embedding (1, tokens, dim), cached per prompt."""
         if not isinstance(prompt, str):
             raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
-        if prompt not in self._prompts:
+        if prompt not in self.prompt_cache:
             ids = self.tokenizer(prompt, padding="max_length", truncation=True,
                                  max_length=self.tokenizer.model_max_length, return_tensors="pt").input_ids
-            self._prompts[prompt] = self.text_encoder(ids.to(self.device))[0].to(self.dtype)
-        return self._prompts[prompt]
+            self.prompt_cache[prompt] = self.text_encoder(ids.to(self.device))[0].to(self.dtype)
+        return self.prompt_cache[prompt]
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -86,14 +93,14 @@ class DiffusionModel:
         image share one VAE pass (on SD at 512 px the encoder costs about a UNet pass).
         """
         key = (tuple(x.shape), hashlib.sha1(x.detach().float().cpu().numpy().tobytes()).hexdigest())
-        if key in self._latents:
-            self._latents.move_to_end(key)
-            return self._latents[key].clone()
+        if key in self.latent_cache:
+            self.latent_cache.move_to_end(key)
+            return self.latent_cache[key].clone()
         z = self.vae.encode(x.to(self.device, self.vae.dtype)).latent_dist.mean
         z = (z * self.vae.config.scaling_factor).to(self.dtype)
-        self._latents[key] = z
-        while len(self._latents) > LATENT_CACHE:
-            self._latents.popitem(last=False)
+        self.latent_cache[key] = z
+        while len(self.latent_cache) > LATENT_CACHE:
+            self.latent_cache.popitem(last=False)
         return z.clone()
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -230,7 +237,9 @@ class _quiet:
             dlog.enable_progress_bar()
 
 
-def _assemble(parts, name, dev, dt, defaults=None) -> DiffusionModel:
+def assemble(parts, name, dev, dt, defaults=None) -> DiffusionModel:
+    """A DiffusionModel from (vae, unet, text_encoder, tokenizer, scheduler), on ``dev`` in ``dt``,
+    frozen and in eval mode; any scheduler becomes a DDIMScheduler of its config."""
     from diffusers import DDIMScheduler
 
     vae, unet, text, tok, sched = parts
@@ -249,7 +258,7 @@ def _from_folder(path: Path, name, dev, dt) -> DiffusionModel:
                                    f"missing {', '.join(missing)}")
     extra = path / "dragnb.json"
     defaults = json.loads(extra.read_text()) if extra.exists() else None
-    return _assemble(_parts(str(path), dev, dt), name, dev, dt, defaults)
+    return assemble(_parts(str(path), dev, dt), name, dev, dt, defaults)
 
 
 def _offline_message(repo: str, why: str) -> str:
@@ -283,7 +292,7 @@ def _from_hub(repo: str, dev, dt, cache_dir=None) -> DiffusionModel:
     if isinstance(try_to_load_from_cache(repo, "unet/config.json", **kw), str):
         for v in ([variant, None] if variant else [None]):
             try:  # already in the cache: no network needed
-                return _assemble(_parts(repo, dev, dt, local_files_only=True, variant=v, **kw), repo, dev, dt)
+                return assemble(_parts(repo, dev, dt, local_files_only=True, variant=v, **kw), repo, dev, dt)
             except (OSError, ValueError) as e:
                 why = f"its copy in the local Hugging Face cache is incomplete ({e})"
     if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
@@ -296,7 +305,7 @@ def _from_hub(repo: str, dev, dt, cache_dir=None) -> DiffusionModel:
     last = None
     for v in ([variant, None] if variant else [None]):
         try:
-            return _assemble(_parts(repo, dev, dt, variant=v, **kw), repo, dev, dt)
+            return assemble(_parts(repo, dev, dt, variant=v, **kw), repo, dev, dt)
         except (OSError, ValueError) as e:
             last = e
     raise WeightsNotFoundError(_offline_message(repo, f"the download failed ({last})")) from None
@@ -321,5 +330,5 @@ def _from_single_file(path: Path, dev, dt, config) -> DiffusionModel:
             f"could not load the single-file checkpoint {path}: {type(e).__name__}: {e}\n"
             "diffusers reads the model's configs from the hub for single files; offline, pass "
             "config='/path/to/a/diffusers/folder/of/the/same/architecture' to dragnb.load.") from None
-    return _assemble((pipe.vae, pipe.unet, pipe.text_encoder, pipe.tokenizer, pipe.scheduler),
+    return assemble((pipe.vae, pipe.unet, pipe.text_encoder, pipe.tokenizer, pipe.scheduler),
                      str(path), dev, dt)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from .drag import DragOptions, optimizer_step
+from .optimisation import DragOptions, optimizer_step
 from .loading import DiffusionModel
 from .progress import progress
 

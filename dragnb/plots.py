@@ -87,14 +87,14 @@ def mask_overlay(image, mask: np.ndarray, color=(0.1, 0.8, 0.3), alpha: float = 
     return fig if fig is not None else ax.figure
 
 
-def region_steps(region, image, title: str | None = None):
-    """The steps of ``dragnb.region_steps``: similarity, refined, above threshold, region."""
+def region(steps, image, title: str | None = None):
+    """What ``dragnb.region_steps`` returns, drawn: similarity, refined, above threshold, steps."""
     fig, axes = _figure(4, 3)
-    heatmap(image, region.similarity, region.handle, ax=axes[0], title="1. similarity")
-    heatmap(image, region.refined, region.handle, ax=axes[1], title="2. edge-aware")
-    mask_overlay(image, region.above, color=(0.9, 0.6, 0.1), ax=axes[2],
-                 title=f"3. >= {region.threshold:.2f}")
-    mask_overlay(image, region.mask, points=[region.handle], ax=axes[3], title="4. region")
+    heatmap(image, steps.similarity, steps.handle, ax=axes[0], title="1. similarity")
+    heatmap(image, steps.refined, steps.handle, ax=axes[1], title="2. edge-aware")
+    mask_overlay(image, steps.above, color=(0.9, 0.6, 0.1), ax=axes[2],
+                 title=f"3. >= {steps.threshold:.2f}")
+    mask_overlay(image, steps.mask, points=[steps.handle], ax=axes[3], title="4. region")
     if title:
         fig.suptitle(title)
     return fig

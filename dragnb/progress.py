@@ -1,8 +1,9 @@
 """Progress bars for the stages: ``tqdm.auto`` (a widget in notebooks, text in a terminal).
 
 A bar shows only once its stage has run for ``DELAY`` seconds (tqdm's ``delay``), so the
-teaching model's quick stages print nothing, and goes away when done. ``DRAGNB_PROGRESS=0``
-in the environment turns every bar off (the tests and the tutorial runner do).
+teaching model's quick stages print nothing, and goes away when done; in a notebook or a
+terminal, not in a log file (tqdm's ``disable=None``). ``DRAGNB_PROGRESS=0`` in the
+environment turns every bar off (the tests and the tutorial runner do).
 """
 from __future__ import annotations
 
@@ -17,4 +18,4 @@ def progress(items, stage: str, total: int | None = None):
     """``items`` wrapped in a bar named ``stage`` (the bare iterable when bars are off)."""
     if os.environ.get("DRAGNB_PROGRESS", "1") == "0":
         return items
-    return tqdm(items, desc=stage, total=total, delay=DELAY, leave=False)
+    return tqdm(items, desc=stage, total=total, delay=DELAY, leave=False, disable=None)

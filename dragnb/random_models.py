@@ -82,7 +82,7 @@ def random_model(shape: str = "sd15", device="cpu", dtype=torch.float32, seed: i
     """A random model of the named shape as a DiffusionModel, without touching the disk's models."""
     import tempfile
 
-    from .loading import _assemble, pick_device
+    from .loading import assemble, pick_device
 
     dev = pick_device(device)
     with tempfile.TemporaryDirectory() as d:
@@ -90,4 +90,4 @@ def random_model(shape: str = "sd15", device="cpu", dtype=torch.float32, seed: i
     if dtype != torch.float32:
         for part in parts[:3]:
             part.to(dtype)
-    return _assemble(parts, f"random-{shape}", dev, dtype)
+    return assemble(parts, f"random-{shape}", dev, dtype)

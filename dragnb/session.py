@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import validate
-from .drag import DragOptions, Problem, as_cells, optimise
+from .optimisation import DragOptions, Problem, as_cells, optimise
 from .features import dift_features
 from .images import check_points, load_image, paste_back
 from .inversion import Inversion, ddim_step, invert, predict
@@ -112,7 +112,7 @@ def handle_regions(model: DiffusionModel, image, handles, prompt: str = "") -> l
     return [find_region(model, image, hp, features=feats) for hp in handles]
 
 
-def auto_mask(model: DiffusionModel, image, handles, targets, grow: int | None = None,
+def drag_region(model: DiffusionModel, image, handles, targets, grow: int | None = None,
               prompt: str = "", regions: list | None = None) -> np.ndarray:
     """The region under each handle (``find_region``), swept along its path to the target."""
     image = load_image(image)
@@ -198,7 +198,7 @@ class DragSession:
         if self.user_mask is None or o.init == "warp":
             regions = self._timed("region", handle_regions, m, self.image, self.start, self.prompt)
         if self.user_mask is None:
-            self.mask = self._timed("region", auto_mask, m, self.image, self.start, self.targets,
+            self.mask = self._timed("region", drag_region, m, self.image, self.start, self.targets,
                                     prompt=self.prompt, regions=regions)
         elif isinstance(self.user_mask, str):
             self.mask = np.ones((self.image.height, self.image.width), bool)
@@ -213,7 +213,7 @@ class DragSession:
             self._latent = start.latent.detach().clone()
             self._handles = self.targets.copy()   # tracking checks where the warped content is
 
-    def _problem(self) -> Problem:
+    def problem(self) -> Problem:
         """The optimisation's inputs on the feature grid; resumes from the last completed step."""
         inv, o = self.inversion, self.options
         mw, mh = inv.geometry.model
@@ -266,7 +266,7 @@ class DragSession:
             return
         self.prepare()
         self._started = True
-        prob = self._problem()
+        prob = self.problem()
         o = self.options
         geo = self.inversion.geometry
         with use_lora(self.model, self._lora):

@@ -68,14 +68,14 @@ def main():
         sync()
 
     def cold():
-        model._latents.clear()  # a new image: the VAE encode is part of the cost
+        model.clear_caches()  # a new image: the VAE encode is part of the cost
         dift()
 
     cold()  # warm-up (allocations, kernels)
     t_full = best_of(full, args.repeats)
     t_dift = best_of(cold, args.repeats)
     t_warm = best_of(dift, args.repeats)
-    model._latents.clear()
+    model.clear_caches()
     t_vae = best_of(encode, args.repeats)
     print(f"image {args.size}x{args.size}, batch (ensemble) {args.ensemble}, up_block {args.up_block}")
     print(f"full UNet forward:           {t_full:8.2f} s")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 import dragnb
-from dragnb.drag import DragOptions, optimise
+from dragnb.optimisation import DragOptions, optimise
 from dragnb.random_models import random_model
 from dragnb.session import DragSession
 
@@ -51,7 +51,7 @@ def main():
         s = DragSession(model, image, [(size * 0.3, size * 0.5)], [(size * 0.7, size * 0.5)], mask="all",
                         preserve=preserve, max_iters=10_000, tolerance=0.0, steps=10, lora=False)
         s.prepare()
-        steps = optimise(model, s._problem(), s.options)
+        steps = optimise(model, s.problem(), s.options)
         next(steps)
         results[preserve] = per_step(lambda: (next(steps), sync()), args.steps)
     z = s.inversion.latent.detach().float().clone().requires_grad_(True)

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import dragnb
-from dragnb.drag import motion_loss, track
-from dragnb.session import auto_mask
+from dragnb.optimisation import motion_loss, track
+from dragnb.session import drag_region
 
 FAST = dict(up_block=1, steps=10, max_iters=4)
 
@@ -91,7 +91,7 @@ def test_tracking_finds_the_handles_feature_within_its_window():
 def test_the_automatic_region_covers_the_path_to_the_target(tiny_sd, scene_image):
     from PIL import Image
 
-    m = auto_mask(tiny_sd, Image.fromarray(scene_image), np.array([[15.0, 13.0]]), np.array([[27.0, 13.0]]))
+    m = drag_region(tiny_sd, Image.fromarray(scene_image), np.array([[15.0, 13.0]]), np.array([[27.0, 13.0]]))
     assert m[13, 15] and m[13, 27] and m[13, 21]
 
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 import dragnb
 from dragnb import dragbench, validate
-from dragnb.drag import DragOptions
+from dragnb.optimisation import DragOptions
 from dragnb.images import check_points, load_image
 from dragnb.picker import PickerState
 

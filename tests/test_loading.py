@@ -69,7 +69,7 @@ def test_a_hub_id_in_the_local_cache_loads_offline(tiny_sd_path, tmp_path):
 
 
 def test_the_vae_runs_once_per_image(tiny_sd, scene_image):
-    tiny_sd._latents.clear()
+    tiny_sd.clear_caches()
     calls = []
     h = tiny_sd.vae.encoder.register_forward_hook(lambda *a: calls.append(1))
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -202,28 +203,42 @@ def main(argv=None):
 
     pairs = correspondence_pairs(args.pairs)
     if args.sweep:  # first, so that the figures below use the best setting
-        other = correspondence_pairs(args.pairs, seed=HELD + 300)  # pairs apart from the report's
-        res = sweep(model, other)
-        print(f"sweep, plain DIFT PCK@0.1 on {len(other)} other pairs, by (t, up_block):")
-        for (t, b), v in sorted(res.items()):
-            print(f"  t={t:4d} up_block={b}: {v:.3f}")
-        (t, b), v = max(res.items(), key=lambda kv: (kv[1], -kv[0][0]))
-        print(f"best: t={t}, up_block={b} ({v:.3f})")
-        ctx = sweep_context(model, other, t, b)
-        print(f"at t={t}, up_block={b}: centring and a context block (center, context_block, weight):")
-        for key, v in ctx.items():
-            print(f"  {key}: {v:.3f}")
-        (center, cb, w), v = max(ctx.items(), key=lambda kv: (kv[1], -kv[0][2], not kv[0][0]))
-        print(f"best: center={center}, context_block={cb}, context_weight={w} ({v:.3f})")
-        best = {"dift_t": t, "dift_up_block": b, "dift_center": center,
-                "dift_context_block": cb, "dift_context_weight": w}
-        model.defaults.update(best)
+        best = choose_dift_defaults(model, args.pairs)
+        model = dataclasses.replace(model, defaults={**model.defaults, **best})   # the loaded one stays as it was
         if args.write_defaults:
             path = TINY / "dragnb.json"
             extra = json.loads(path.read_text()) if path.exists() else {}
             extra.update(best)
             path.write_text(json.dumps(extra, indent=2) + "\n")
             print(f"wrote {path}")
+    s, ae = report(model, pairs, args.pairs)
+    if args.figures:
+        figures(model, args.figures, s["samples"], s["prompts"], ae["pairs"], TINY / "training.csv")
+        print(f"figures in {args.figures}")
+
+
+def choose_dift_defaults(model, n_pairs: int) -> dict:
+    """Sweep (t, up_block), then centring and a context block, on pairs apart from the report's;
+    print each setting's PCK and return the best as ``dragnb.json`` entries."""
+    other = correspondence_pairs(n_pairs, seed=HELD + 300)
+    res = sweep(model, other)
+    print(f"sweep, plain DIFT PCK@0.1 on {len(other)} other pairs, by (t, up_block):")
+    for (t, b), v in sorted(res.items()):
+        print(f"  t={t:4d} up_block={b}: {v:.3f}")
+    (t, b), v = max(res.items(), key=lambda kv: (kv[1], -kv[0][0]))
+    print(f"best: t={t}, up_block={b} ({v:.3f})")
+    ctx = sweep_context(model, other, t, b)
+    print(f"at t={t}, up_block={b}: centring and a context block (center, context_block, weight):")
+    for key, v in ctx.items():
+        print(f"  {key}: {v:.3f}")
+    (center, cb, w), v = max(ctx.items(), key=lambda kv: (kv[1], -kv[0][2], not kv[0][0]))
+    print(f"best: center={center}, context_block={cb}, context_weight={w} ({v:.3f})")
+    return {"dift_t": t, "dift_up_block": b, "dift_center": center, "dift_context_block": cb,
+            "dift_context_weight": w}
+
+
+def report(model, pairs: list, n_pairs: int) -> tuple:
+    """Print every bar's figure; return the sample and autoencoder checks (the figures use them)."""
     s = sample_check(model)
     print(f"samples: colour-histogram intersection with real scenes {s['samples_vs_real']:.3f} "
           f"(real vs real {s['real_vs_real']:.3f}, noise vs real {s['noise_vs_real']:.3f})")
@@ -241,7 +256,7 @@ def main(argv=None):
           f"context_block={d.get('dift_context_block')} context_weight={d.get('dift_context_weight', 0.0)}: "
           f"{ours:.3f}  | plain DIFT (one block, raw cosine): {plain:.3f} | raw pixel colours: {base:.3f}  "
           f"(bar: >= 0.80)")
-    every = correspondence_pairs(args.pairs, only_visible=False)
+    every = correspondence_pairs(n_pairs, only_visible=False)
     ours_all, base_all = pck(model, every)
     print(f"  counting hidden keypoints too ({sum(len(q[2]) for q in every)}): {ours_all:.3f} | pixels {base_all:.3f}")
     dift_features(model, pairs[0][0])
@@ -250,9 +265,7 @@ def main(argv=None):
         dift_features(model, a)
     print(f"dift_features on the teaching model (ensemble 8): {(time.time() - t0) / 10:.3f} s per image "
           f"(bar: <= 1 s)")
-    if args.figures:
-        figures(model, args.figures, s["samples"], s["prompts"], ae["pairs"], TINY / "training.csv")
-        print(f"figures in {args.figures}")
+    return s, ae
 
 
 if __name__ == "__main__":

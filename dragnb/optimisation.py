@@ -1,4 +1,4 @@
-"""Stage 2b, the drag: optimise the inverted latent so the handle's content moves.
+"""Stage 2b, the optimisation: move the inverted latent so the handle's content moves.
 
 Each step (DragDiffusion, after DragGAN):
 
@@ -236,33 +236,33 @@ class OptStep:
     final: bool = False        # the step budget is spent; ``handles`` tracked on the last latent
 
 
-def drag_level(step: int, opt: DragOptions, n_levels: int) -> int:
+def drag_level(step: int, options: DragOptions, n_levels: int) -> int:
     """The timestep index at which optimisation step ``step`` runs.
 
     DragDiffusion (``drag_per_denoise`` 0): every step at the inverted timestep (0).
     GoodDrag's alternation: ``drag_per_denoise`` steps at each timestep, then one
     denoising step, over at most ``drag_levels`` timesteps.
     """
-    if not opt.drag_per_denoise:
+    if not options.drag_per_denoise:
         return 0
-    return min(step // int(opt.drag_per_denoise), int(opt.drag_levels) - 1, n_levels - 1)
+    return min(step // int(options.drag_per_denoise), int(options.drag_levels) - 1, n_levels - 1)
 
 
 class _Level:
     """The fixed inputs of the drag at one timestep: the original's features and the preservation target."""
 
-    def __init__(self, model, prob: Problem, opt: DragOptions, level: int, full: bool):
+    def __init__(self, model, prob: Problem, options: DragOptions, level: int, full: bool):
         self.t = prob.timesteps[level]
         z0 = prob.originals[level]
         with torch.no_grad():
-            f0, out0 = unet_features(model, z0, self.t, prob.emb, opt.up_block, prob.grid, full)
-        off = _patch(opt.r_m).to(f0.device)
+            f0, out0 = unet_features(model, z0, self.t, prob.emb, options.up_block, prob.grid, full)
+        off = _patch(options.r_m).to(f0.device)
         self.tracked = sample(f0, prob.handles.cpu().numpy())              # (N, C): what tracking looks for
         self.patches = [sample(f0, (h + off).cpu().numpy()) for h in prob.handles]   # (K, C) each
         self.ref = ddim_step(prob.scheduler, out0, self.t, z0)[0].float() if full else z0.float()
 
 
-def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
+def optimise(model: DiffusionModel, prob: Problem, options: DragOptions):
     """Yield an :class:`OptStep` after each completed step.
 
     ``handles`` are where tracking found them on the latent the step started from. The
@@ -271,45 +271,45 @@ def optimise(model: DiffusionModel, prob: Problem, opt: DragOptions):
     ``drag_per_denoise`` > 0 the latent takes one DDIM step down (no gradient, blended
     with the original outside the region) every ``drag_per_denoise`` steps.
     """
-    full = opt.preserve == "step"
+    full = options.preserve == "step"
     n_levels = len(prob.timesteps)
     start = prob.z_t if prob.z_start is None else prob.z_start
     z = start.detach().float().clone().requires_grad_(True)
     level = prob.level
-    ctx = _Level(model, prob, opt, level, full)
-    adam = torch.optim.Adam([z], lr=opt.lr)
+    ctx = _Level(model, prob, options, level, full)
+    adam = torch.optim.Adam([z], lr=options.lr)
     handles = (prob.handles if prob.handles_now is None else prob.handles_now).clone()
     cuda = model.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if cuda and model.dtype == torch.float16 else None
-    for step in range(prob.first_step, int(opt.max_iters)):
-        want = drag_level(step, opt, n_levels)
+    for step in range(prob.first_step, int(options.max_iters)):
+        want = drag_level(step, options, n_levels)
         if want > level:
             z = denoise_step(model, prob, z.detach(), ctx.t, prob.originals[want]).requires_grad_(True)
-            level, ctx = want, _Level(model, prob, opt, want, full)
-            adam = torch.optim.Adam([z], lr=opt.lr)
+            level, ctx = want, _Level(model, prob, options, want, full)
+            adam = torch.optim.Adam([z], lr=options.lr)
         with torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
-            feats, out = unet_features(model, z, ctx.t, prob.emb, opt.up_block, prob.grid, full)
+            feats, out = unet_features(model, z, ctx.t, prob.emb, options.up_block, prob.grid, full)
         if step > 0 or not torch.equal(handles, prob.handles):  # the start is known exactly
-            handles = track(feats.detach(), ctx.tracked, handles, opt.r_p)
+            handles = track(feats.detach(), ctx.tracked, handles, options.r_p)
         dist = (handles - prob.targets).norm(dim=1)
-        active = dist > opt.tolerance
+        active = dist > options.tolerance
         if not active.any():
             yield OptStep(step, handles.clone(), {"motion": 0.0, "preserve": 0.0}, z.detach().clone(), level,
                           done=True)
             return
-        anchors = ctx.patches if opt.supervise == "original" else None
-        lm = motion_loss(feats, handles, prob.targets, opt.r_m, active, anchors)
+        anchors = ctx.patches if options.supervise == "original" else None
+        lm = motion_loss(feats, handles, prob.targets, options.r_m, active, anchors)
         moved = ddim_step(prob.scheduler, out, ctx.t, z)[0].float() if full else z
         lp = preservation_loss(moved, ctx.ref, prob.keep)
-        loss = lm + opt.lam * lp
+        loss = lm + options.lam * lp
         optimizer_step(loss, adam, scaler)
         yield OptStep(step, handles.clone(), {"motion": float(lm.detach()), "preserve": float(lp.detach())},
                       z.detach().clone(), level)
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
-        feats, _ = unet_features(model, z, ctx.t, prob.emb, opt.up_block, prob.grid, False)
-    handles = track(feats, ctx.tracked, handles, opt.r_p)
-    arrived = bool(((handles - prob.targets).norm(dim=1) <= opt.tolerance).all())
-    yield OptStep(int(opt.max_iters), handles.clone(), {"motion": 0.0, "preserve": 0.0}, z.detach().clone(),
+        feats, _ = unet_features(model, z, ctx.t, prob.emb, options.up_block, prob.grid, False)
+    handles = track(feats, ctx.tracked, handles, options.r_p)
+    arrived = bool(((handles - prob.targets).norm(dim=1) <= options.tolerance).all())
+    yield OptStep(int(options.max_iters), handles.clone(), {"motion": 0.0, "preserve": 0.0}, z.detach().clone(),
                   level, done=arrived, final=True)
 
 
@@ -323,16 +323,16 @@ def denoise_step(model: DiffusionModel, prob: Problem, z: torch.Tensor, t: int,
     return prob.keep * original_next.float() + (1 - prob.keep) * z
 
 
-def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler=None) -> None:
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler=None) -> None:
     """zero_grad, backward and step, through the fp16 GradScaler when one is given."""
-    opt.zero_grad(set_to_none=True)
+    optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
-        scaler.step(opt)
+        scaler.step(optimizer)
         scaler.update()
     else:
         loss.backward()
-        opt.step()
+        optimizer.step()
 
 
 def as_cells(points: np.ndarray, device) -> torch.Tensor:
