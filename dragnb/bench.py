@@ -27,6 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from .loading import load
+from .metrics import psnr
 from .optimisation import DragOptions
 from .session import drag
 from .teaching.scenes import random_scene
@@ -128,12 +129,6 @@ def locate(case: Case, result: np.ndarray, reach: int) -> tuple:
     fine = [(best[0] + a, best[1] + b) for a in np.arange(-1.5, 1.51, 0.5) for b in np.arange(-1.5, 1.51, 0.5)]
     best = min(fine, key=err)
     return case.handle[0] + best[0], case.handle[1] + best[1]
-
-
-def psnr(a, b, where=None) -> float:
-    d = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
-    m = d[where].mean() if where is not None else d.mean()
-    return float(10 * np.log10(255.0 ** 2 / max(m, 1e-10)))
 
 
 def cut_and_paste(image: np.ndarray, region: np.ndarray, handle, target) -> np.ndarray:

@@ -1,4 +1,7 @@
-"""DragBench's two figures for one edit: Mean Distance (MD) and Image Fidelity (IF).
+"""How good an edit is: PSNR, and DragBench's two figures, Mean Distance (MD) and Image Fidelity (IF).
+
+- **PSNR** (dB, 8-bit images): 10 log10(255^2 / mean squared error), over the whole
+  image or the pixels a mask marks; the teaching model's checks and the synthetic bench use it.
 
 - **MD** (lower is better; DragDiffusion's protocol): DIFT features of the original and
   of the edit (resized to the original's size), each handle's feature in the original
@@ -18,6 +21,13 @@ from PIL import Image
 from .features import dift_features, match_points
 from .images import check_points, load_image
 from .loading import DiffusionModel
+
+def psnr(a, b, where: np.ndarray | None = None) -> float:
+    """PSNR in dB between two 8-bit images (arrays or PIL), over ``where`` (bool (H, W)) if given."""
+    d = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
+    m = d[where].mean() if where is not None else d.mean()
+    return float(10 * np.log10(255.0 ** 2 / max(m, 1e-10)))
+
 
 MD_T, MD_UP_BLOCK, MD_ENSEMBLE = 261, 1, 8     # DIFT as DragBench's evaluation uses it (SD 2.1)
 IF_SIZE = 224

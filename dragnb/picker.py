@@ -95,17 +95,18 @@ class PickerState:
         self.handles, self.targets, self.mask = list(snap[0]), list(snap[1]), snap[2].copy()
 
     def undo(self) -> bool:
-        if not self._undo:
-            return False
-        self._redo.append(self.snapshot())
-        self._restore(self._undo.pop())
-        return True
+        """Go back one edit; False if there is none."""
+        return self._step(self._undo, self._redo)
 
     def redo(self) -> bool:
-        if not self._redo:
+        """Redo the last undone edit; False if there is none."""
+        return self._step(self._redo, self._undo)
+
+    def _step(self, source: list, other: list) -> bool:
+        if not source:
             return False
-        self._undo.append(self.snapshot())
-        self._restore(self._redo.pop())
+        other.append(self.snapshot())
+        self._restore(source.pop())
         return True
 
     # -- edits (display coordinates in, image coordinates stored) --------------------
@@ -184,25 +185,19 @@ class PointPicker:
         self.redraw(image=True)
 
     # -- public state -------------------------------------------------------------------
-    @property
-    def handles(self) -> list:
-        return list(self.state.handles)
+    def _points(kind: str):   # noqa: N805 -- builds the handles/targets properties below
+        def get(self) -> list:
+            return list(getattr(self.state, kind + "s"))
 
-    @handles.setter
-    def handles(self, pts):
-        self.state.checkpoint()
-        self.state.handles = self.state.valid_points(pts, "handle")
-        self.redraw()
+        def put(self, pts):
+            self.state.checkpoint()
+            setattr(self.state, kind + "s", self.state.valid_points(pts, kind))
+            self.redraw()
+        return property(get, put, doc=f"The {kind} points, (x, y) image pixels; setting them checks them and redraws.")
 
-    @property
-    def targets(self) -> list:
-        return list(self.state.targets)
-
-    @targets.setter
-    def targets(self, pts):
-        self.state.checkpoint()
-        self.state.targets = self.state.valid_points(pts, "target")
-        self.redraw()
+    handles = _points("handle")
+    targets = _points("target")
+    del _points
 
     @property
     def mask(self) -> np.ndarray:

@@ -30,15 +30,22 @@ def _show(ax, image, title=None):
     return im
 
 
-def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 0.55, cmap: str = "inferno",
-            title: str | None = None, ax=None):
-    """Image with a similarity map (H, W) over it and the query point marked."""
+def _layer(ax, image, title, shape, what: str):
+    """Draw ``image`` on ``ax`` (a new figure if None) for a (H, W) layer of ``shape`` to go over it.
+    Returns (the new figure or None, ax, the image array)."""
     fig = None
     if ax is None:
         fig, (ax,) = _figure(1, 4)
     im = _show(ax, image, title)
-    if similarity.shape != im.shape[:2]:
-        raise ValueError(f"similarity map {similarity.shape} does not match the image {im.shape[:2]}")
+    if tuple(shape) != im.shape[:2]:
+        raise ValueError(f"{what} {tuple(shape)} does not match the image {im.shape[:2]}")
+    return fig, ax, im
+
+
+def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 0.55, cmap: str = "inferno",
+            title: str | None = None, ax=None):
+    """Image with a similarity map (H, W) over it and the query point marked."""
+    fig, ax, im = _layer(ax, image, title, similarity.shape, "similarity map")
     art = ax.imshow(similarity, cmap=cmap, alpha=alpha, vmin=min(0.0, float(similarity.min())), vmax=1.0,
                     interpolation="nearest" if max(im.shape[:2]) < 256 else "antialiased")
     if point is not None:
@@ -71,13 +78,8 @@ def correspondence(src_image, dst_image, src_points, dst_points, title: str | No
 def mask_overlay(image, mask: np.ndarray, color=(0.1, 0.8, 0.3), alpha: float = 0.45, points=None,
                  title: str | None = None, ax=None):
     """Image with a bool mask (H, W) tinted over it and its outline drawn."""
-    fig = None
-    if ax is None:
-        fig, (ax,) = _figure(1, 4)
-    im = _show(ax, image, title)
     m = np.asarray(mask, bool)
-    if m.shape != im.shape[:2]:
-        raise ValueError(f"mask {m.shape} does not match the image {im.shape[:2]}")
+    fig, ax, im = _layer(ax, image, title, m.shape, "mask")
     rgba = np.zeros((*m.shape, 4))
     rgba[m] = (*color, alpha)
     ax.imshow(rgba, interpolation="nearest")

@@ -148,3 +148,15 @@ def test_the_command_line_runs_the_real_samples(tmp_path, capsys):
     table = capsys.readouterr().out
     assert table.splitlines()[-1].split()[:3] == ["all", "4", "0"]
     assert len(list(tmp_path.rglob("edited.png"))) == 4
+
+
+def test_psnr_is_the_textbook_figure_over_the_whole_image_or_a_mask():
+    from dragnb.metrics import psnr
+
+    a = np.zeros((4, 4, 3), np.uint8)
+    b = a.copy()
+    b[0] = 255   # one row of four fully wrong: mse = 255^2 / 4 -> 10 log10(4) dB
+    assert psnr(a, b) == pytest.approx(10 * np.log10(4))
+    where = np.zeros((4, 4), bool)
+    where[1:] = True
+    assert psnr(a, b, where) == pytest.approx(10 * np.log10(255.0 ** 2 / 1e-10))   # identical there: mse floor

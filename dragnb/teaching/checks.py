@@ -32,15 +32,10 @@ from ..features import dift_features, match_points
 from ..images import prepare, to_pil
 from ..inversion import denoise, generate, invert
 from ..loading import TINY, DiffusionModel, load
+from ..metrics import psnr
 from .scenes import random_scene
 
 HELD = 1_000_000
-
-
-def psnr(a, b) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return float(10 * np.log10(255.0 ** 2 / max(np.mean((a - b) ** 2), 1e-10)))
 
 
 def colour_histogram(images) -> np.ndarray:

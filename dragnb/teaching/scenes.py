@@ -34,6 +34,15 @@ def _shade(color, f):
     return tuple(int(max(0, min(255, c * f))) for c in color)
 
 
+def gradient(d, y0: int, s: float, top: tuple, bottom: tuple, fill=None) -> None:
+    """Rows y0..s of the drawing ``d`` in colours running from ``top`` to ``bottom`` (or all ``fill``)."""
+    w = d.im.size[0]
+    for y in range(y0, int(s) + 1):
+        a = (y - y0) / max(s - y0, 1)
+        c = fill or tuple(int(t * (1 - a) + b * a) for t, b in zip(top, bottom))
+        d.line([(0, y), (w, y)], fill=c)
+
+
 @dataclass
 class Sky:
     top: tuple
@@ -41,11 +50,7 @@ class Sky:
     kind: str = "sky"
 
     def draw(self, d, s, fill=None):
-        w = d.im.size[0]
-        for y in range(int(s) + 1):
-            a = y / max(s, 1)
-            c = fill or tuple(int(t * (1 - a) + b * a) for t, b in zip(self.top, self.bottom))
-            d.line([(0, y), (w, y)], fill=c)
+        gradient(d, 0, s, self.top, self.bottom, fill)
 
     def keypoints(self):
         return {}
@@ -124,12 +129,7 @@ class Ground:
     kind: str = "ground"
 
     def draw(self, d, s, fill=None):
-        w = d.im.size[0]
-        y0 = int(self.y * s)
-        for y in range(y0, int(s) + 1):
-            a = (y - y0) / max(s - y0, 1)
-            c = fill or tuple(int(t * (1 - a) + b * a) for t, b in zip(self.top, self.bottom))
-            d.line([(0, y), (w, y)], fill=c)
+        gradient(d, int(self.y * s), s, self.top, self.bottom, fill)
 
     def keypoints(self):
         return {}
