@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy import ndimage
 
-from .loading import load
+from .loading import SD21, load
 from .metrics import psnr
 from .optimisation import DragOptions
 from .session import drag
@@ -342,7 +342,7 @@ def main(argv=None):
     db.add_argument("dir", help="a DragBench folder")
     db.add_argument("--model", default="auto", help="the model that drags (default: dragnb.load's choice)")
     db.add_argument("--out", default="dragbench-results", help="where edits and result.json files go (resumable)")
-    db.add_argument("--md-model", default="stabilityai/stable-diffusion-2-1",
+    db.add_argument("--md-model", default=SD21,
                     help="the DIFT model for MD (published: SD 2.1 at t=261, up_blocks[1]); 'tiny' uses "
                          "the teaching model with its own DIFT defaults")
     db.add_argument("--no-fidelity", action="store_true", help="skip IF (1 - LPIPS)")

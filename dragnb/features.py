@@ -22,6 +22,8 @@ whose ``dragnb.json`` sets them after a sweep (``python -m dragnb.teaching.check
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,34 +72,40 @@ class _Stop(Exception):
     """Raised by the hook once the last requested up-block has run."""
 
 
+@contextmanager
+def captured(blocks, stop: torch.nn.Module | None = None):
+    """Within the ``with``, each of ``blocks``' outputs is kept in the yielded dict (block -> tensor);
+    with ``stop``, the forward pass ends (``_Stop``) as soon as that block has run."""
+    out = {}
+
+    def keep(module, _inputs, output):
+        out[module] = output[0] if isinstance(output, tuple) else output
+        if module is stop:
+            raise _Stop
+
+    handles = [b.register_forward_hook(keep) for b in dict.fromkeys([*blocks, *([stop] if stop else [])])]
+    try:
+        yield out
+    finally:
+        for h in handles:
+            h.remove()
+
+
 def run_until(unet, block: torch.nn.Module, *args, also: tuple = (), **kwargs):
     """Run ``unet(*args, **kwargs)`` only until ``block`` has produced its output.
 
     Returns that output, or with ``also`` (blocks that run before ``block``) a list of
     the outputs of ``also`` followed by ``block``'s.
     """
-    out = {}
-
-    def keep(module, _inputs, output):
-        out[id(module)] = output[0] if isinstance(output, tuple) else output
-
-    def stop(module, inputs, output):
-        keep(module, inputs, output)
-        raise _Stop
-
-    handles = [b.register_forward_hook(keep) for b in also if b is not block]
-    handles.append(block.register_forward_hook(stop))
-    try:
-        unet(*args, **kwargs)
-    except _Stop:
-        pass
-    finally:
-        for h in handles:
-            h.remove()
     wanted = [*also, block]
-    if any(id(b) not in out for b in wanted):
+    with captured(wanted, stop=block) as out:
+        try:
+            unet(*args, **kwargs)
+        except _Stop:
+            pass
+    if any(b not in out for b in wanted):
         raise RuntimeError("the UNet finished without running the hooked block")
-    return [out[id(b)] for b in wanted] if also else out[id(block)]
+    return [out[b] for b in wanted] if also else out[block]
 
 
 def _noisy(model: DiffusionModel, z0: torch.Tensor, t: int, n: int, seed: int) -> torch.Tensor:

@@ -24,7 +24,8 @@ SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SD21 = "stabilityai/stable-diffusion-2-1"
 TINY = Path(__file__).parent / "teaching" / "weights"
 PARTS = ("vae", "unet", "text_encoder", "tokenizer", "scheduler")
-# DIFT's published defaults (shared/FACTS.md); a model folder may override them in dragnb.json
+# DIFT's published defaults (Tang et al., NeurIPS 2023, github.com/Tsingularity/dift: SD 2.1, t = 261,
+# up_blocks[1]); a model folder may override them in its dragnb.json
 DIFT_DEFAULTS = {"dift_t": 261, "dift_up_block": 1,
                  # dragnb additions (dragnb.features), off as published
                  "dift_center": False, "dift_context_block": None, "dift_context_weight": 0.0}

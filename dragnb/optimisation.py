@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from . import validate
-from .features import run_until, sample
+from .features import captured, run_until, sample
 from .inversion import ddim_step, predict
 from .loading import DiffusionModel
 from .reference import default_reference_blocks
@@ -127,14 +127,9 @@ def unet_features(model: DiffusionModel, z: torch.Tensor, t: int, emb: torch.Ten
     args = (z.to(model.dtype), t)
     kw = {"encoder_hidden_states": emb.expand(z.shape[0], -1, -1)}
     if full:
-        grab = {}
-        handle = block.register_forward_hook(
-            lambda m, i, o: grab.__setitem__("f", o[0] if isinstance(o, tuple) else o))
-        try:
+        with captured([block]) as got:
             out = model.unet(*args, **kw).sample
-        finally:
-            handle.remove()
-        f = grab["f"]
+        f = got[block]
     else:
         f, out = run_until(model.unet, block, *args, **kw), None
     f = F.interpolate(f.float(), size=(size[1], size[0]), mode="bilinear", align_corners=False)

@@ -78,7 +78,7 @@ def save_random_model(folder, shape: str = "test", seed: int = 0) -> Path:
     return folder
 
 
-def random_model(shape: str = "sd15", device="cpu", dtype=torch.float32, seed: int = 0, tmp=None):
+def random_model(shape: str = "sd15", device="cpu", dtype=torch.float32, seed: int = 0):
     """A random model of the named shape as a DiffusionModel, without touching the disk's models."""
     import tempfile
 
@@ -86,7 +86,7 @@ def random_model(shape: str = "sd15", device="cpu", dtype=torch.float32, seed: i
 
     dev = pick_device(device)
     with tempfile.TemporaryDirectory() as d:
-        parts = build_parts(shape, Path(tmp or d) / "tokenizer", seed)
+        parts = build_parts(shape, Path(d) / "tokenizer", seed)
     if dtype != torch.float32:
         for part in parts[:3]:
             part.to(dtype)

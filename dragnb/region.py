@@ -59,18 +59,6 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     return ((box(a) * i).sum(-1) + box(b)).astype(np.float32)
 
 
-def otsu(values: np.ndarray, bins: int = 128) -> float:
-    """Otsu's threshold: the split maximising between-class variance."""
-    hist, edges = np.histogram(values, bins=bins)
-    mids = (edges[:-1] + edges[1:]) / 2
-    w0 = np.cumsum(hist)
-    w1 = w0[-1] - w0
-    m0 = np.cumsum(hist * mids) / np.maximum(w0, 1)
-    m1 = ((hist * mids).sum() - np.cumsum(hist * mids)) / np.maximum(w1, 1)
-    between = w0 * w1 * (m0 - m1) ** 2
-    return float(mids[int(np.argmax(between))])
-
-
 def _disk(r: int) -> np.ndarray:
     y, x = np.ogrid[-r:r + 1, -r:r + 1]
     return x * x + y * y <= r * r
@@ -121,7 +109,9 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
     if threshold == "auto":
         thr = 0.5 * (1.0 + float(np.percentile(refined, 75)))
     elif threshold == "otsu":
-        thr = otsu(refined)
+        from skimage.filters import threshold_otsu
+
+        thr = float(threshold_otsu(refined, nbins=128))
     else:
         thr = float(threshold)
     above = refined >= thr

@@ -28,7 +28,7 @@ from .optimisation import DragOptions, Problem, as_cells, optimise
 from .features import dift_features
 from .images import check_points, load_image, paste_back
 from .inversion import Inversion, ddim_step, invert, predict
-from .loading import DiffusionModel
+from .loading import SD15, DiffusionModel
 from .lora import ADAPTER, fit_identity_lora, remove_lora, use_lora
 from .reference import denoise_with_reference
 from .region import find_region, grow_mask
@@ -101,7 +101,7 @@ def _warn_if_photo_on_teaching_model(model: DiffusionModel, image) -> None:
         warnings.warn(f"this {image.width}x{image.height} image goes to the teaching model, which knows only "
                       f"{model.native_size}-px landscapes: it is worked on at {model.native_size} px and comes "
                       "back smudged inside the editable region (outside it stays your own pixels). For photos, "
-                      "load Stable Diffusion on a GPU: dragnb.load('stable-diffusion-v1-5/stable-diffusion-v1-5').",
+                      f"load Stable Diffusion on a GPU: dragnb.load('{SD15}').",
                       stacklevel=3)
 
 

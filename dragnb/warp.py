@@ -2,10 +2,10 @@
 
 Latent optimisation alone has to *discover* the moved image from the handle's
 features. On a small model it often moves the features but not the picture (the
-teaching model's benchmark: see its model card). FastDrag and RegionDrag (shared/FACTS.md)
-start instead from a geometric guess; ``DragOptions(init="warp")`` does the same, then
-inverts the warped image and lets motion supervision, point tracking and denoising
-refine it.
+teaching model's benchmark: see its model card). FastDrag (Zhao et al., NeurIPS 2024:
+a one-step latent warp) and RegionDrag (Lu et al., ECCV 2024: region copy) start instead
+from a geometric guess; ``DragOptions(init="warp")`` does the same, then inverts the
+warped image and lets motion supervision, point tracking and denoising refine it.
 
 The guess, for one handle h, target t, d = t - h and the region R under the handle:
 

@@ -5,7 +5,7 @@ import pytest
 import dragnb
 from dragnb.features import Features
 from dragnb.images import Geometry
-from dragnb.region import guided_filter, otsu
+from dragnb.region import guided_filter
 from PIL import Image
 import torch
 
@@ -60,9 +60,10 @@ def test_bad_threshold_and_handle_are_named(scene_image):
         dragnb.find_region(None, scene_image, (5, 5))
 
 
-def test_otsu_splits_two_clusters():
-    v = np.concatenate([np.full(100, 0.1), np.full(50, 0.9)])
-    assert 0.1 < otsu(v) < 0.9
+def test_otsus_threshold_splits_the_handles_part_from_the_rest(scene_image):
+    r = dragnb.region_steps(None, scene_image, (15, 13), features=_two_part_features(scene_image), threshold="otsu")
+    inside, outside = r.refined[8:20, 10:22], r.refined[25:, 25:]
+    assert outside.max() < r.threshold < inside.min()
 
 
 def test_guided_filter_keeps_a_step_that_the_guide_has():
