@@ -16,12 +16,25 @@ from PIL import Image
 from . import validate
 from .dragbench import read_sample, write_sample
 from .images import check_points, load_image
+from .plots import HANDLE, TARGET
 
 MIN_SIDE, MAX_SIDE = 384, 640
 HIT = 9          # display pixels within which a click grabs an existing point
 # Keys no notebook binds in command mode (JupyterLab, Notebook 7, VS Code): a, b, x, y, z... would
 # insert, cut or retype cells there, and Lumino takes them before the canvas sees them.
 SHORTCUTS = "p points · w brush · e erase · u undo · U redo · q remove last pair · g auto region"
+
+
+def enlarge(image: Image.Image, scale: float) -> Image.Image:
+    """``image`` at ``scale`` display pixels per image pixel: crisp blocks when enlarged, Lanczos when shrunk."""
+    w, h = image.size
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return image.resize(size, Image.NEAREST if scale >= 1 else Image.LANCZOS)
+
+
+def display_point(x: float, y: float, scale: float) -> tuple:
+    """Image pixel (x, y) (its centre) in display coordinates at ``scale``."""
+    return ((x + 0.5) * scale, (y + 0.5) * scale)
 
 
 def display_scale(size, min_side: int = MIN_SIDE, max_side: int = MAX_SIDE) -> float:
@@ -79,7 +92,7 @@ class PickerState:
                 float(np.clip(y / self.scale - 0.5, 0, h - 1)))
 
     def to_display(self, x: float, y: float) -> tuple:
-        return ((x + 0.5) * self.scale, (y + 0.5) * self.scale)
+        return display_point(x, y, self.scale)
 
     # -- history ----------------------------------------------------------------------
     def snapshot(self):
@@ -350,10 +363,9 @@ class PointPicker:
 
         s = self.state
         w, h = s.display_size
-        big = Image.NEAREST if s.scale >= 1 else Image.LANCZOS
         with hold_canvas():
             if image:
-                self.canvas[0].put_image_data(np.asarray(s.image.resize((w, h), big)), 0, 0)
+                self.canvas[0].put_image_data(np.asarray(enlarge(s.image, s.scale)), 0, 0)
             if mask:
                 over = _rgba(s.mask)
                 if self._suggestion is not None:
@@ -385,11 +397,11 @@ class PointPicker:
                 c.stroke_line(hx, hy, tx, ty)
                 c.stroke_style, c.line_width = "black", 1.5
                 c.stroke_line(hx, hy, tx, ty)
-                c.fill_style = "#1e88e5"
+                c.fill_style = TARGET
                 c.fill_circle(tx, ty, 6)
                 c.stroke_style, c.line_width = "white", 1.5
                 c.stroke_circle(tx, ty, 6)
-            c.fill_style = "#e53935"
+            c.fill_style = HANDLE
             c.fill_circle(hx, hy, 6)
             c.stroke_style, c.line_width = "white", 1.5
             c.stroke_circle(hx, hy, 6)

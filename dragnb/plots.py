@@ -10,8 +10,10 @@ from matplotlib.figure import Figure
 
 from .images import load_image
 
+# the colours every view uses (plots, the picker's canvas, the drag widget's pictures)
 HANDLE = "#e53935"   # red
 TARGET = "#1e88e5"   # blue
+PATH = "#ffe600"     # yellow: where tracking took a handle
 
 
 def _figure(n: int, size: float = 3.2):
@@ -194,10 +196,10 @@ def trajectory(image, history, targets, start=None, ax=None, title: str | None =
     if end is not None:
         paths = np.concatenate([paths, np.asarray(end)[None]]) if len(paths) else np.asarray(end)[None]
     for i in range(paths.shape[1] if paths.ndim == 3 else 0):
-        ax.plot(paths[:, i, 0], paths[:, i, 1], "-", color="yellow", lw=2)
+        ax.plot(paths[:, i, 0], paths[:, i, 1], "-", color=PATH, lw=2)
         ax.plot(paths[:, i, 0], paths[:, i, 1], ".", color="black", ms=3)
         ax.plot([paths[0, i, 0]], [paths[0, i, 1]], "o", ms=8, mfc=HANDLE, mec="white")
-        ax.plot([paths[-1, i, 0]], [paths[-1, i, 1]], "s", ms=7, mfc="yellow", mec="black")
+        ax.plot([paths[-1, i, 0]], [paths[-1, i, 1]], "s", ms=7, mfc=PATH, mec="black")
     for t in np.atleast_2d(targets):
         ax.plot([t[0]], [t[1]], "o", ms=8, mfc=TARGET, mec="white")
     return fig if fig is not None else ax.figure

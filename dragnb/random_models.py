@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .teaching.model import SCHEDULER, build_tokenizer
+from .teaching.model import fresh_parts
 
 SHAPES = {
     "sd15": dict(
@@ -41,26 +41,14 @@ SHAPES = {
 
 def build_parts(shape: str, tokenizer_folder, seed: int = 0):
     """Random (vae, unet, text_encoder, tokenizer, scheduler) of the named shape."""
-    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
     if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}; choose from {sorted(SHAPES)}")
     spec = SHAPES[shape]
-    torch.manual_seed(seed)
-    tok = build_tokenizer(tokenizer_folder)
     n = len(spec["vae"]["block_out_channels"])
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4,
-                        down_block_types=["DownEncoderBlock2D"] * n, up_block_types=["UpDecoderBlock2D"] * n,
-                        **spec["vae"])
-    unet = UNet2DConditionModel(in_channels=4, out_channels=4, **spec["unet"])
-    if spec["calm"]:
-        with torch.no_grad():
-            unet.conv_out.weight.mul_(0.05)
-            unet.conv_out.bias.zero_()
-    text = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), max_position_embeddings=tok.model_max_length,
-                                        bos_token_id=len(tok) - 2, eos_token_id=len(tok) - 1, **spec["text"]))
-    return vae, unet, text, tok, DDIMScheduler(**SCHEDULER)
+    vae = dict(in_channels=3, out_channels=3, latent_channels=4, down_block_types=["DownEncoderBlock2D"] * n,
+               up_block_types=["UpDecoderBlock2D"] * n, **spec["vae"])
+    unet = dict(in_channels=4, out_channels=4, **spec["unet"])
+    return fresh_parts(vae, unet, spec["text"], tokenizer_folder, seed, calm=spec["calm"])
 
 
 def save_random_model(folder, shape: str = "test", seed: int = 0) -> Path:

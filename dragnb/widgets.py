@@ -12,31 +12,32 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageColor, ImageDraw
 
-from .picker import PointPicker
+from .picker import PointPicker, display_point, enlarge
+from .plots import HANDLE, PATH, TARGET
 from .session import DragSession
 
 
 def annotate(image: Image.Image, paths, targets, scale: float) -> Image.Image:
-    """``image`` enlarged by ``scale`` with each handle's path (yellow) and target (blue)."""
-    w, h = image.size
-    big = image.resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                       Image.NEAREST if scale >= 1 else Image.LANCZOS)
+    """``image`` enlarged by ``scale`` with each handle's path (yellow), where it is (red) and its target (blue)."""
+    big = enlarge(image, scale)
     d = ImageDraw.Draw(big)
 
-    def px(p):
-        return ((p[0] + 0.5) * scale - 0.5, (p[1] + 0.5) * scale - 0.5)
+    def px(p):   # PIL addresses pixel corners, the canvas pixel centres: half a pixel apart
+        x, y = display_point(p[0], p[1], scale)
+        return (x - 0.5, y - 0.5)
+
+    def dot(p, colour):
+        x, y = px(p)
+        d.ellipse([x - 5, y - 5, x + 5, y + 5], fill=ImageColor.getrgb(colour), outline="white")
 
     for path in paths:
-        pts = [px(p) for p in path]
-        if len(pts) > 1:
-            d.line(pts, fill=(255, 230, 0), width=3)
-        x, y = pts[-1]
-        d.ellipse([x - 5, y - 5, x + 5, y + 5], fill=(229, 57, 53), outline="white")
+        if len(path) > 1:
+            d.line([px(p) for p in path], fill=ImageColor.getrgb(PATH), width=3)
+        dot(path[-1], HANDLE)
     for t in targets:
-        x, y = px(t)
-        d.ellipse([x - 5, y - 5, x + 5, y + 5], fill=(30, 136, 229), outline="white")
+        dot(t, TARGET)
     return big
 
 

@@ -117,3 +117,18 @@ def test_a_context_block_joins_the_coarser_features(tiny_sd, scene_image):
 def test_bad_context_arguments_are_named(tiny_sd, scene_image, kw, words):
     with pytest.raises(ValueError, match=words):
         dragnb.dift_features(tiny_sd, scene_image, **kw)
+
+
+@pytest.mark.parametrize("size", [(32, 32), (40, 24), (7, 5), (8, 8)])
+def test_upsampled_cosine_is_upsample_then_cosine_at_every_pixel(size):
+    from dragnb.features import upsampled_cosine
+
+    g = torch.Generator().manual_seed(0)
+    fmap = torch.randn(6, 8, 8, generator=g)
+    query = torch.randn(6, generator=g)
+    ours = upsampled_cosine(fmap, query, size)
+    up = torch.nn.functional.interpolate(fmap[None], size=(size[1], size[0]), mode="bilinear",
+                                         align_corners=False)[0]
+    theirs = torch.nn.functional.cosine_similarity(up, query[:, None, None], dim=0)
+    assert ours.shape == (size[1], size[0])
+    assert torch.allclose(ours, theirs, atol=1e-5), float((ours - theirs).abs().max())

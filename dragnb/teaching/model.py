@@ -58,10 +58,8 @@ def unet_config(latent: int = 16) -> dict:
                 up_block_types=["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"])
 
 
-def text_config(vocab_size: int) -> dict:
-    return dict(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                num_attention_heads=4, max_position_embeddings=MAX_TOKENS, projection_dim=64,
-                bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1, pad_token_id=vocab_size - 1)
+def text_config() -> dict:
+    return dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, projection_dim=64)
 
 
 def build_tokenizer(folder: str | os.PathLike, words=WORDS, max_length: int = MAX_TOKENS) -> CLIPTokenizer:
@@ -95,11 +93,26 @@ def build_tokenizer(folder: str | os.PathLike, words=WORDS, max_length: int = MA
 
 def build_models(tokenizer_folder: str | os.PathLike, seed: int = 0, latent: int = 16):
     """Fresh (untrained) parts: (vae, unet, text_encoder, tokenizer, scheduler); ``latent``: 16 or 32."""
+    return fresh_parts(vae_config(latent), unet_config(latent), text_config(), tokenizer_folder, seed)
+
+
+def fresh_parts(vae: dict, unet: dict, text: dict, tokenizer_folder: str | os.PathLike, seed: int = 0,
+                calm: bool = False):
+    """Untrained (vae, unet, text_encoder, tokenizer, scheduler) from diffusers/transformers configs,
+    seeded; the teaching tokenizer's vocabulary and ids complete ``text``. ``calm``: the UNet's output
+    layer scaled down (small, smooth noise predictions, as a trained model's). Also builds the
+    random models of ``dragnb.random_models``."""
     import torch
 
     torch.manual_seed(seed)
     tok = build_tokenizer(tokenizer_folder)
-    vae = AutoencoderKL(**vae_config(latent))
-    unet = UNet2DConditionModel(**unet_config(latent))
-    text = CLIPTextModel(CLIPTextConfig(**text_config(len(tok))))
+    vae = AutoencoderKL(**vae)
+    unet = UNet2DConditionModel(**unet)
+    if calm:
+        with torch.no_grad():
+            unet.conv_out.weight.mul_(0.05)
+            unet.conv_out.bias.zero_()
+    n = len(tok)
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=n, max_position_embeddings=tok.model_max_length,
+                                        bos_token_id=n - 2, eos_token_id=n - 1, pad_token_id=n - 1, **text))
     return vae, unet, text, tok, DDIMScheduler(**SCHEDULER)
