@@ -85,7 +85,7 @@ def test_tracking_finds_the_handles_feature_within_its_window():
     found = track(feats, torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[5.0, 5.0]]), r_p=3)
     assert found.tolist() == [[7.0, 6.0]]
     far = track(feats, torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[1.0, 1.0]]), r_p=3)
-    assert far.tolist() != [[7.0, 6.0]]  # outside the window: not found
+    assert (far - 1.0).abs().max() <= 3   # the feature lies outside its window: it stays within the window
 
 
 def test_the_automatic_region_covers_the_path_to_the_target(tiny_sd, scene_image):

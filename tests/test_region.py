@@ -45,9 +45,13 @@ def test_grow_and_shrink(scene_image):
 
 
 def test_region_steps_keep_every_stage(scene_image):
+    from scipy import ndimage
+
     r = dragnb.region_steps(None, scene_image, (15, 13), features=_two_part_features(scene_image))
     assert r.similarity.shape == r.refined.shape == r.above.shape == r.mask.shape == (32, 32)
-    assert -1 <= r.threshold <= 1
+    assert -1 <= r.threshold <= 1 and (r.above == (r.refined >= r.threshold)).all()
+    labels, _ = ndimage.label(r.above)   # the region: the part above the threshold that holds the handle
+    assert (r.mask == ndimage.binary_fill_holes(labels == labels[13, 15])).all()
 
 
 def test_bad_threshold_and_handle_are_named(scene_image):
