@@ -6,7 +6,8 @@ Three phases, each resumable from a checkpoint in ``--run`` (default
 1. ``vae``:  AutoencoderKL on 64x64 scenes (MSE + L1 + a tiny KL), then the latent
    scaling factor is measured (1 / std of the latents, as SD does).
 2. ``unet``: the UNet and the text encoder, epsilon prediction on cached latents with
-   SD 1.5's noise schedule, captions dropped 10% of the time (so "" works), EMA weights.
+   SD 1.5's noise schedule, captions dropped 10% of the time (so "" works), EMA weights
+   (diffusers' ``EMAModel``).
    Then ``refine``: a second, shorter cosine cycle at a lower peak (a warm restart);
    measured, it did *not* sharpen the DIFT correspondence (MODEL_CARD.md); it stays in the
    shipped 16x16 recipe because the shipped weights are its output, and is skipped with ``--latent 32``.
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from .model import SCHEDULER, build_models
@@ -88,8 +90,7 @@ class Trainer:
         self.vae_steps = VAE_STEPS if latent == 16 else VAE_STEPS_32
         run.mkdir(parents=True, exist_ok=True)
         self.vae, self.unet, self.text, self.tok, _ = build_models(run / "tokenizer", seed=SEED, latent=latent)
-        self.ema = copy.deepcopy(self.unet).requires_grad_(False)
-        self.ema_text = copy.deepcopy(self.text).requires_grad_(False)
+        self.ema = EMAModel(self._denoiser_params(), decay=EMA_DECAY)   # diffusers' EMA, SD's warm-up formula
         self.vae_opt = torch.optim.AdamW(self.vae.parameters(), lr=VAE_LR, weight_decay=0.0)
         self.unet_opt = torch.optim.AdamW(list(self.unet.parameters()) + list(self.text.parameters()),
                                           lr=UNET_LR, weight_decay=0.01)
@@ -98,12 +99,15 @@ class Trainer:
         if self.ckpt.exists():
             self.load()
 
+    def _denoiser_params(self) -> list:
+        """The UNet's and the text encoder's parameters, in the order the EMA keeps them."""
+        return list(self.unet.parameters()) + list(self.text.parameters())
+
     # -- checkpoints ------------------------------------------------------------------
     def save(self):
         blob = {"state": self.state, "vae": self.vae.state_dict(), "unet": self.unet.state_dict(),
                 "text": self.text.state_dict(), "ema": self.ema.state_dict(),
-                "ema_text": self.ema_text.state_dict(), "vae_opt": self.vae_opt.state_dict(),
-                "unet_opt": self.unet_opt.state_dict()}
+                "vae_opt": self.vae_opt.state_dict(), "unet_opt": self.unet_opt.state_dict()}
         tmp = self.ckpt.with_suffix(".tmp")
         torch.save(blob, tmp)
         os.replace(tmp, self.ckpt)
@@ -119,13 +123,24 @@ class Trainer:
         self.vae.load_state_dict(blob["vae"])
         self.unet.load_state_dict(blob["unet"])
         self.text.load_state_dict(blob["text"])
-        self.ema.load_state_dict(blob["ema"])
-        self.ema_text.load_state_dict(blob["ema_text"])
+        self._load_ema(blob)
         self.vae_opt.load_state_dict(blob["vae_opt"])
         self.unet_opt.load_state_dict(blob["unet_opt"])
         if self.state["scaling"] is not None:
             self.vae.register_to_config(scaling_factor=self.state["scaling"])
         print(f"resumed: phase {self.state['phase']}, step {self.state['step']}")
+
+    def _load_ema(self, blob: dict) -> None:
+        if "shadow_params" in blob["ema"]:
+            self.ema.load_state_dict(blob["ema"])
+            return
+        # a checkpoint from before diffusers' EMAModel: the averages as UNet and text-encoder weights
+        unet, text = copy.deepcopy(self.unet), copy.deepcopy(self.text)
+        unet.load_state_dict(blob["ema"])
+        text.load_state_dict(blob["ema_text"])
+        self.ema = EMAModel(list(unet.parameters()) + list(text.parameters()), decay=EMA_DECAY)
+        st = blob["state"]
+        self.ema.optimization_step = st["step"] + (UNET_STEPS if st["phase"] in ("refine", "done") else 0)
 
     # -- phase 1: the autoencoder -----------------------------------------------------
     def vae_step(self, images: np.ndarray, step: int) -> float:
@@ -182,10 +197,7 @@ class Trainer:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.unet.parameters(), 1.0)
         self.unet_opt.step()
-        decay = min(EMA_DECAY, (1 + step) / (10 + step))
-        for ema, live in ((self.ema, self.unet), (self.ema_text, self.text)):
-            for pe, p in zip(ema.parameters(), live.parameters()):
-                pe.lerp_(p.detach(), 1 - decay)
+        self.ema.step(self._denoiser_params())
         return loss.item()
 
     # -- the loop ---------------------------------------------------------------------
@@ -193,23 +205,10 @@ class Trainer:
         from diffusers import DDPMScheduler
 
         data = make_data(self.run)
-        last = time.time()
         st = self.state
         if st["phase"] == "vae":
             self.vae.train()
-            bar = tqdm(range(st["step"], self.vae_steps), desc="vae", initial=st["step"], total=self.vae_steps)
-            for step in bar:
-                t0 = time.time()
-                loss = self.vae_step(data["images"], step)
-                st["seconds"] += time.time() - t0
-                st["log"].append(("vae", step, round(loss, 5)))
-                st["step"] = step + 1
-                bar.set_postfix(loss=f"{loss:.4f}")
-                if time.time() - last > CHECKPOINT_EVERY_S:
-                    self.save()
-                    last = time.time()
-            st["phase"], st["step"] = "encode", 0
-            self.save()
+            self._phase(self.vae_steps, lambda step: self.vae_step(data["images"], step), "encode")
         latents = self.encode_all(data["images"])
         if st["scaling"] is None:
             g = torch.Generator().manual_seed(SEED)
@@ -230,29 +229,37 @@ class Trainer:
             total, peak, warmup, offset, after = cycles[st["phase"]]
             self.unet.train()
             self.text.train()
-            bar = tqdm(range(st["step"], total), desc=st["phase"], initial=st["step"], total=total)
-            for step in bar:
-                t0 = time.time()
-                loss = self.unet_step(latents, ids, empty, offset + step, sched,
-                                      lr_at(step, total, peak, warmup))
-                st["seconds"] += time.time() - t0
-                st["log"].append((st["phase"], step, round(loss, 5)))
-                st["step"] = step + 1
-                bar.set_postfix(loss=f"{loss:.4f}")
-                if time.time() - last > CHECKPOINT_EVERY_S:
-                    self.save()
-                    last = time.time()
-            st["phase"], st["step"] = after, 0
-            self.save()
+            self._phase(total, lambda step: self.unet_step(latents, ids, empty, offset + step, sched,
+                                                           lr_at(step, total, peak, warmup)), after)
         self.export(export)
+
+    def _phase(self, total: int, one_step, after: str) -> None:
+        """Run the current phase's steps from where the state says, logging, timing and
+        checkpointing every CHECKPOINT_EVERY_S; then move the state to phase ``after``."""
+        st, last = self.state, time.time()
+        bar = tqdm(range(st["step"], total), desc=st["phase"], initial=st["step"], total=total)
+        for step in bar:
+            t0 = time.time()
+            loss = one_step(step)
+            st["seconds"] += time.time() - t0
+            st["log"].append((st["phase"], step, round(loss, 5)))
+            st["step"] = step + 1
+            bar.set_postfix(loss=f"{loss:.4f}")
+            if time.time() - last > CHECKPOINT_EVERY_S:
+                self.save()
+                last = time.time()
+        st["phase"], st["step"] = after, 0
+        self.save()
 
     def export(self, folder: Path = WEIGHTS):
         """Write the EMA weights (fp16) as a diffusers Stable Diffusion folder."""
         from diffusers import DDIMScheduler, StableDiffusionPipeline
 
+        unet, text = copy.deepcopy(self.unet), copy.deepcopy(self.text)
+        self.ema.copy_to(list(unet.parameters()) + list(text.parameters()))
         pipe = StableDiffusionPipeline(
-            vae=copy.deepcopy(self.vae).half(), text_encoder=copy.deepcopy(self.ema_text).half(),
-            tokenizer=self.tok, unet=copy.deepcopy(self.ema).half(), scheduler=DDIMScheduler(**SCHEDULER),
+            vae=copy.deepcopy(self.vae).half(), text_encoder=text.half(),
+            tokenizer=self.tok, unet=unet.half(), scheduler=DDIMScheduler(**SCHEDULER),
             safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         folder = Path(folder)
         pipe.save_pretrained(folder, safe_serialization=True)
