@@ -3,18 +3,28 @@
 The method, one module per stage (data flows image -> latent -> features -> edited
 latent -> image):
 
-- ``loading``:   ``load`` a Stable-Diffusion-shaped model (SD 1.5/2.1, or the bundled
-                 teaching model ``"tiny"`` that runs on a CPU);
-- ``features``:  ``dift_features``, ``similarity_map``, ``match_points`` (DIFT);
-- ``region``:    ``find_region``, the part of the image a drag from a point moves;
-- ``inversion``: ``invert`` (DDIM inversion) and ``denoise``;
-- ``optimisation``: motion supervision, point tracking, preservation (``DragOptions``);
-- ``reference``: denoising with the original's self-attention keys/values;
-- ``lora``:      the optional identity LoRA;
-- ``session``:   ``drag`` and ``DragSession``, the stages run in order, step by step;
-- ``plots``:     a picture of each stage.
+- ``loading``:      ``load`` a Stable-Diffusion-shaped model (SD 1.5/2.1, or the bundled
+                    teaching model ``"tiny"`` that runs on a CPU);
+- ``features``:     ``dift_features``, ``similarity_map``, ``match_points`` (DIFT);
+- ``region``:       ``find_region``, the part of the image a drag from a point moves;
+- ``inversion``:    ``invert`` (DDIM inversion) and ``denoise``; every DDIM step of the
+                    package is ``inversion.ddim_step`` (diffusers' schedulers);
+- ``warp``:         the optional warped start (``init="warp"``);
+- ``optimisation``: motion supervision, point tracking, preservation; ``DragOptions``,
+                    whose fields carry the published defaults;
+- ``reference``:    denoising with the original's self-attention keys/values;
+- ``lora``:         the optional identity LoRA;
+- ``session``:      ``drag`` and ``DragSession``, the stages run in order, step by step;
+- ``plots``:        a picture of each stage; ``picker`` and ``widgets``: the notebook UI.
 
-Points are (x, y) in the user's image pixels everywhere.
+Beside them: ``images`` (loading, sizes, ``Geometry``), ``validate`` (the checks every entry
+point shares), ``metrics`` (PSNR, DragBench's MD and IF), ``bench`` and ``dragbench``
+(benchmarks), ``progress`` (progress bars), ``teaching`` (the teaching model and its world).
+
+Where a default comes from: a stage function's own keyword default (the published value,
+cited in its module), or for a drag a ``DragOptions`` field; a model may override either in
+its folder's ``dragnb.json`` (the teaching model's are explained in its model card); what
+the caller passes wins. Points are (x, y) in the user's image pixels everywhere.
 """
 from . import plots
 from .features import Features, dift_features, match_points, similarity_map
