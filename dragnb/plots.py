@@ -243,6 +243,27 @@ def teaser(result, similarity: np.ndarray, title: str | None = None):
     return fig
 
 
+def costs(result, title: str | None = "where the edit's time goes"):
+    """Seconds and UNet passes (forward and backward) per stage of a ``DragResult``, as two bar charts."""
+    stages = list(result.timings)
+    fig = Figure(figsize=(9, 0.45 * len(stages) + 1.2), layout="constrained")
+    a, b = fig.subplots(1, 2, sharey=True)
+    y = np.arange(len(stages))
+    a.barh(y, [result.timings[s] for s in stages], color="0.4")
+    a.set_yticks(y, stages)
+    a.invert_yaxis()
+    a.set_xlabel("seconds")
+    fwd = [result.passes.get(s, {}).get("forward", 0) for s in stages]
+    bwd = [result.passes.get(s, {}).get("backward", 0) for s in stages]
+    b.barh(y - 0.2, fwd, height=0.4, color=TARGET, label="forward")
+    b.barh(y + 0.2, bwd, height=0.4, color=HANDLE, label="backward")
+    b.set_xlabel("UNet passes (images)")
+    b.legend(loc="lower right", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def save_animation(frames, path, fps: float = 8, min_side: int = 256) -> str:
     """Write frames (PIL images or arrays) as a GIF or MP4 (by the suffix) with imageio.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,11 +61,43 @@ class DragResult:
     options: DragOptions
     arrived: bool                # point tracking found every handle within tolerance of its target
     lora_losses: list = field(default_factory=list)
+    passes: dict = field(default_factory=dict)    # per stage: UNet passes {"forward": n, "backward": n},
+                                                  # counted in images (a batch of 2 is 2; a pass stopped
+                                                  # after the supervised block counts as one)
+    peak_gb: dict = field(default_factory=dict)   # per stage: peak CUDA memory, GiB (GPU only)
+
+    def costs(self) -> str:
+        """A line per stage: seconds, UNet passes forward/backward, peak GPU memory."""
+        rows = []
+        for stage, sec in self.timings.items():
+            p = self.passes.get(stage, {})
+            mem = f", peak {self.peak_gb[stage]:.1f} GiB" if stage in self.peak_gb else ""
+            rows.append(f"{stage:13s} {sec:7.2f} s  UNet passes {p.get('forward', 0):4d} forward, "
+                        f"{p.get('backward', 0):4d} backward{mem}")
+        total = sum(self.timings.values())
+        fwd = sum(p["forward"] for p in self.passes.values())
+        bwd = sum(p["backward"] for p in self.passes.values())
+        return "\n".join(rows + [f"{'whole edit':13s} {total:7.2f} s  UNet passes {fwd:4d} forward, {bwd:4d} backward"])
 
     @property
     def distance(self) -> float:
         """The largest distance, in image pixels, from where tracking last found a handle to its target."""
         return float(np.linalg.norm(self.handles - self.targets, axis=1).max())
+
+
+@contextmanager
+def unet_passes(unet, counts: dict):
+    """Within the block, add to ``counts["forward"]`` the images of every UNet call (whole or
+    stopped early)."""
+    def seen(_module, args, kwargs):
+        x = args[0] if args else kwargs["sample"]
+        counts["forward"] += int(x.shape[0])
+
+    handle = unet.register_forward_pre_hook(seen, with_kwargs=True)
+    try:
+        yield counts
+    finally:
+        handle.remove()
 
 
 def check_drag_points(handles, targets, size) -> tuple:
@@ -157,7 +190,9 @@ class DragSession:
         self.seed = validate.number("seed", seed, int, 0)
         self.options = DragOptions.for_model(model, **options)
         self.history: list = []
-        self.timings: dict = {}
+        self.timings: dict = {}          # seconds per stage
+        self.passes: dict = {}           # per stage: UNet passes {"forward": images, "backward": images}
+        self.peak_gb: dict = {}          # per stage: peak CUDA memory (GiB), on a GPU
         self.mask = None
         self.inversion: Inversion | None = None
         self.lora_losses: list = []
@@ -172,10 +207,17 @@ class DragSession:
 
     # -- stages ---------------------------------------------------------------------
     def _timed(self, stage, fn, *args, **kw):
+        """Run ``fn``, adding its seconds, UNet passes and peak CUDA memory to ``stage``'s account."""
         start = time.perf_counter()
-        out = fn(*args, **kw)
-        if self.model.device.type == "cuda":
+        cuda = self.model.device.type == "cuda"
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(self.model.device)
+        with unet_passes(self.model.unet, self.passes.setdefault(stage, {"forward": 0, "backward": 0})):
+            out = fn(*args, **kw)
+        if cuda:
             torch.cuda.synchronize()
+            peak = torch.cuda.max_memory_allocated(self.model.device) / 2 ** 30
+            self.peak_gb[stage] = max(self.peak_gb.get(stage, 0.0), peak)
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
         return out
 
@@ -191,6 +233,7 @@ class DragSession:
                 return fit_identity_lora(m, m.encode(x), m.embed(self.prompt), steps=o.lora_steps,
                                          rank=o.lora_rank, lr=o.lora_lr, seed=self.seed)
             self.lora_losses = self._timed("lora", fit)
+            self.passes["lora"]["backward"] += 4 * len(self.lora_losses)   # batch 4 (DragDiffusion's)
             self._lora = ADAPTER
         with use_lora(m, self._lora):
             self.inversion = self._timed("inversion", invert, m, self.image, self.prompt, o.strength, o.steps)
@@ -272,11 +315,11 @@ class DragSession:
         with use_lora(self.model, self._lora):
             steps = optimise(self.model, prob, o)
             while True:
-                start = time.perf_counter()
-                item = next(steps, None)
-                self.timings["optimisation"] = self.timings.get("optimisation", 0.0) + time.perf_counter() - start
+                item = self._timed("optimisation", next, steps, None)
                 if item is None:
                     break
+                if not (item.done or item.final):
+                    self.passes["optimisation"]["backward"] += 1   # one loss.backward through the UNet
                 handles = geo.from_grid(item.handles.cpu().numpy(), prob.grid)
                 dist = float(np.linalg.norm(handles - self.targets, axis=1).max())
                 self._handles = handles
@@ -324,7 +367,8 @@ class DragSession:
             self._lora = None
         self._result = DragResult(image, self.image, self._handles.copy(), self.start.copy(), self.targets.copy(), self.mask,
                                   list(self.history), dict(self.timings), self.options, self._arrived,
-                                  self.lora_losses)
+                                  self.lora_losses, {k: dict(v) for k, v in self.passes.items()},
+                                  dict(self.peak_gb))
         return self._result
 
 

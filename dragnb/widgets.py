@@ -105,8 +105,11 @@ class DragWidget:
         self.results.append(result)
         self.progress.value = self.progress.max if result.arrived else self.progress.value
         took = sum(result.timings.values())
+        costs = " · ".join(f"{stage} {sec:.1f} s ({result.passes.get(stage, {}).get('forward', 0)} UNet passes)"
+                           for stage, sec in result.timings.items() if sec >= 0.05)
         self.message.value = (f"done in {took:.1f} s, {len(result.history)} steps; "
-                              f"{'arrived' if result.arrived else 'stopped before arriving'}")
+                              f"{'arrived' if result.arrived else 'stopped before arriving'}"
+                              f"<br><small>{costs}</small>")
         self.compare.disabled = False
         self.again.disabled = False
         self.compare.value = "after"

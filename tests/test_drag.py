@@ -209,3 +209,13 @@ def test_a_pair_whose_handle_equals_its_target_stays_and_the_others_are_dragged(
     assert r.image.size == (32, 32) and r.targets.tolist() == [[22, 13], [5, 25]]
     with pytest.raises(ValueError, match="every handle equals its target"):
         dragnb.drag(tiny_sd, scene_image, [(15, 13), (5, 25)], [(15, 13), (5, 25)])
+
+
+def test_the_result_counts_each_stages_unet_passes(tiny_sd, scene_image):
+    r = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], mask="all", tolerance=0.0, **FAST)
+    p = r.passes
+    assert p["inversion"] == {"forward": 7, "backward": 0}            # 10 steps x strength 0.7
+    assert p["denoising"] == {"forward": 14, "backward": 0}           # [original, edited] x 7 steps
+    n = len(r.history)                                                # 4 updates (tolerance 0: none arrive)
+    assert p["optimisation"] == {"forward": 1 + n + 1, "backward": n}  # the original's features, a pass per
+    assert "whole edit" in r.costs() and "inversion" in r.costs()     # step, the last latent's tracking

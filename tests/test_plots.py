@@ -108,3 +108,15 @@ def test_the_teaser_shows_request_heatmap_path_and_result(tiny_sd, scene_image):
     assert np.array_equal(panels[1].get_images()[1].get_array(), sim)
     path = panels[2].lines[0]   # start, one point per step, the end
     assert len(path.get_xdata()) == len(r.history) + 2
+
+
+def test_the_costs_plot_shows_each_stages_seconds_and_passes(tiny_sd, scene_image):
+    import dragnb
+
+    r = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], steps=10, max_iters=2, tolerance=0.0)
+    fig = plots.costs(r)
+    secs, passes = fig.axes[:2]
+    assert [t.get_text() for t in secs.get_yticklabels()] == list(r.timings)
+    assert [p.get_width() for p in secs.patches] == pytest.approx(list(r.timings.values()))
+    fwd = [p.get_width() for p in passes.patches[:len(r.timings)]]
+    assert fwd == [r.passes.get(s, {}).get("forward", 0) for s in r.timings]
