@@ -60,6 +60,10 @@ class DragOptions:
     lora_lr: float = 5e-4
     reference_blocks: tuple | None = None   # up-blocks whose self-attention uses the original's K/V;
                                             # None: the last two with attention (DragDiffusion); () = off
+    reference_source: str = "recompute"   # where the reference K/V come from: "recompute" (DragDiffusion:
+                                          # the original denoised beside the edit, 2 images a step) or
+                                          # "inversion" (recorded during the inversion, replayed: 1 image)
+    reference_store: str = "device"      # "inversion": keep the record on the model's device or the "cpu"
     blend: bool = True           # denoise with the original's latent outside the region (dragnb)
     drag_per_denoise: int = 0    # GoodDrag's alternation (AlDD, Zhang et al. 2024): this many steps at a
                                  # timestep, then one denoising step; 0 = all at the inverted one (DragDiffusion)
@@ -114,6 +118,8 @@ class DragOptions:
                                       ("feature_scale", 0, True, 1)):
             setattr(self, name, validate.number(name, getattr(self, name), float, lo, hi, lo_open))
         for name, options in (("init", ("inverted", "warp")), ("supervise", ("step", "original")),
+                              ("reference_source", ("recompute", "inversion")),
+                              ("reference_store", ("device", "cpu")),
                               ("preserve", ("step", "latent")), ("lora", (True, False)), ("blend", (True, False)),
                               ("paste_back", (True, False))):
             validate.choice(name, getattr(self, name), options)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +31,7 @@ from .images import check_points, load_image, paste_back
 from .inversion import Inversion, ddim_step, invert, predict
 from .loading import SD15, DiffusionModel
 from .lora import ADAPTER, fit_identity_lora, remove_lora, use_lora
-from .reference import denoise_with_reference
+from .reference import ReferenceTokens, denoise_with_reference, reference_attention
 from .region import find_region, grow_mask
 from .warp import warped_image
 
@@ -198,6 +198,7 @@ class DragSession:
         self.lora_losses: list = []
         self.warped: Image.Image | None = None   # init="warp": the image the optimisation starts from
         self._lora = None
+        self._tokens = None      # reference_source="inversion": the original's self-attention inputs
         self._latent = None      # the latent after the last completed step
         self._level = 0          # the timestep index it sits at (> 0 after AlDD's denoising steps)
         self._handles = self.start.copy()
@@ -235,7 +236,11 @@ class DragSession:
             self.lora_losses = self._timed("lora", fit)
             self.passes["lora"]["backward"] += 4 * len(self.lora_losses)   # batch 4 (DragDiffusion's)
             self._lora = ADAPTER
-        with use_lora(m, self._lora):
+        record = nullcontext()
+        if o.reference_source == "inversion" and len(o.reference_blocks):
+            self._tokens = ReferenceTokens(o.reference_store)
+            record = reference_attention(m, o.reference_blocks, record=self._tokens)
+        with use_lora(m, self._lora), record:
             self.inversion = self._timed("inversion", invert, m, self.image, self.prompt, o.strength, o.steps)
         regions = None
         if self.user_mask is None or o.init == "warp":
@@ -281,7 +286,8 @@ class DragSession:
         return max(1, round(max(self.image.size) / 32)) if seam is None else int(seam)
 
     def _original(self, level: int) -> torch.Tensor:
-        """The original's inverted latent at ``inversion.timesteps[level]``: (1, c, h, w)."""
+        """The original's inverted latent at ``inversion.timesteps[level]`` (level = their count: the
+        clean latent z0): (1, c, h, w)."""
         inv = self.inversion
         return inv.latent if level == 0 else inv.trajectory[-1 - level].to(inv.latent.device, inv.latent.dtype)
 
@@ -357,8 +363,12 @@ class DragSession:
         with use_lora(m, self._lora):
             keep = self._keep() if self.options.blend else None
             lv = self._level
+            recorded = None
+            if self.options.reference_source == "inversion":   # the original's K/V and latents, as recorded
+                recorded = (self._tokens, [self._original(i) for i in range(lv + 1, len(inv.timesteps) + 1)])
             z0 = self._timed("denoising", denoise_with_reference, m, self._original(lv), self._latent,
-                             inv.timesteps[lv:], inv.embedding, inv.scheduler, self.options.reference_blocks, keep)
+                             inv.timesteps[lv:], inv.embedding, inv.scheduler, self.options.reference_blocks, keep,
+                             recorded)
             image = self._timed("decoding", lambda: inv.geometry.image(m.decode(z0)))
         if self.options.paste_back:
             image = paste_back(self.image, image, self.mask, self._seam())

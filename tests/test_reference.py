@@ -49,3 +49,26 @@ def test_blocks_without_self_attention_are_refused(tiny_sd):
     with pytest.raises(ValueError, match="no self-attention"):
         with reference_attention(tiny_sd, [0]):
             pass
+
+
+def test_the_reference_recorded_during_inversion_halves_denoising_and_keeps_the_result(tiny_sd, scene_image):
+    import numpy as np
+
+    import dragnb
+
+    kw = dict(mask="all", up_block=1, steps=10, max_iters=3, tolerance=0.0)
+    again = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], **kw)
+    kept = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], reference_source="inversion", **kw)
+    assert again.passes["denoising"]["forward"] == 14 and kept.passes["denoising"]["forward"] == 7
+    assert kept.passes["inversion"] == again.passes["inversion"]        # recording costs no pass
+    diff = np.abs(np.asarray(kept.image, float) - np.asarray(again.image, float))
+    assert diff.mean() < 2.0, diff.mean()    # 8-bit levels: the inversion's latents stand in for the rebuilt ones
+
+
+def test_a_missing_recorded_timestep_is_named(tiny_sd, scene_image):
+    from dragnb.reference import ReferenceTokens
+
+    tokens = ReferenceTokens()
+    tokens.t = 5
+    with pytest.raises(ValueError, match="no reference recorded at timestep 5"):
+        tokens.get("up_blocks.1.attentions.0.transformer_blocks.0.attn1.processor", torch.zeros(1, 4, 8))
