@@ -327,6 +327,58 @@ def _options(args) -> dict:
     return opts
 
 
+# DragDiffusion's cost structure in dragnb: the original denoised beside the edit (its K/V recomputed),
+# the preservation target one full DDIM step ahead (full UNet passes); UNet weights frozen, as dragnb's are
+PUBLISHED_COST = {"reference_source": "recompute", "preserve": "step"}
+DEFAULT_COST = {"reference_source": "inversion"}
+
+
+def cost_runs(model="tiny", size: int | None = None, repeats: int = 2, **options) -> list:
+    """The same edit (a 30%-of-the-side drag, mask "all", tolerance 0 so every step runs) in the
+    "published" and the default configuration, interleaved ``repeats`` times; returns their results."""
+    m = _cost_model(model)
+    side = size or m.native_size
+    image = np.asarray(random_scene(SEED).render(side)) if m.native_size <= 64 else \
+        np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    h, t = (side * 0.35, side * 0.5), (side * 0.65, side * 0.5)
+    runs = {"published": [], "default": []}
+    for _ in range(repeats):
+        for name, extra in (("published", PUBLISHED_COST), ("default", DEFAULT_COST)):
+            kw = {"mask": "all", "tolerance": 0.0, "lora": False, **options, **extra}
+            runs[name].append(drag(m, image, [h], [t], **kw))
+    return runs
+
+
+def _cost_model(model: str):
+    if model.startswith("random-"):
+        from .random_models import random_model
+        return random_model(model[len("random-"):])
+    return load(model, verbose=False)
+
+
+def cost_summary(runs: dict) -> str:
+    """Per stage: median seconds of each configuration, their ratio, and UNet passes (forward+backward)."""
+    def med(name, stage):
+        return float(np.median([r.timings.get(stage, 0.0) for r in runs[name]]))
+
+    def passes(name, stage=None):
+        p = runs[name][0].passes
+        stages = [stage] if stage else list(p)
+        return sum(p.get(s, {}).get("forward", 0) + p.get(s, {}).get("backward", 0) for s in stages)
+
+    stages = list(dict.fromkeys([*runs["published"][0].timings, *runs["default"][0].timings]))
+    lines = [f"{'stage':13s} {'published':>10s} {'default':>9s} {'ratio':>6s}   UNet passes published/default"]
+    for st in stages:
+        a, b = med("published", st), med("default", st)
+        lines.append(f"{st:13s} {a:9.2f}s {b:8.2f}s {b / a if a else float('nan'):6.2f}   "
+                     f"{passes('published', st)}/{passes('default', st)}")
+    a = float(np.median([sum(r.timings.values()) for r in runs["published"]]))
+    b = float(np.median([sum(r.timings.values()) for r in runs["default"]]))
+    lines.append(f"{'whole edit':13s} {a:9.2f}s {b:8.2f}s {b / a:6.2f}   "
+                 f"{passes('published')}/{passes('default')} ({passes('default') / passes('published'):.2f})")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="which", required=True)
@@ -351,7 +403,17 @@ def main(argv=None):
     rg.add_argument("--model", default="tiny")
     rg.add_argument("-n", type=int, default=40, help="scenes")
     rg.add_argument("--seed", type=int, default=REGION_SEED, help=f"scenes after this seed (default {REGION_SEED})")
+    co = sub.add_parser("cost", help="one edit's seconds and UNet passes per stage: DragDiffusion's cost "
+                                     "structure ('published') against dragnb's default, interleaved")
+    co.add_argument("--model", default="tiny", help="a model dragnb.load reads, or random-sd15 (SD 1.5's "
+                    "shape, random weights: no download)")
+    co.add_argument("--size", type=int, default=None, help="image side (default: the model's native size)")
+    co.add_argument("--repeats", type=int, default=2)
+    _option_flags(co)
     args = p.parse_args(argv)
+    if args.which == "cost":
+        print(cost_summary(cost_runs(args.model, args.size, args.repeats, **_options(args))))
+        return
     if args.which == "regions":
         print(region_summary(region_scores(args.model, args.n, args.seed)))
         return

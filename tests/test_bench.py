@@ -68,3 +68,12 @@ def test_drag_option_flags_are_typed_by_their_fields():
         bench._options(p.parse_args(["--option", "lamda=1"]))
     with pytest.raises(SystemExit, match="not a int"):
         bench._options(p.parse_args(["--option", "max_iters=many"]))
+
+
+def test_the_cost_bench_runs_both_configurations_and_halves_denoising(tiny_sd_path):
+    runs = bench.cost_runs(str(tiny_sd_path), repeats=1, steps=10, max_iters=2, up_block=1)
+    pub, ours = runs["published"][0], runs["default"][0]
+    assert pub.options.reference_source == "recompute" and ours.options.reference_source == "inversion"
+    assert pub.passes["denoising"]["forward"] == 2 * ours.passes["denoising"]["forward"] == 14
+    table = bench.cost_summary(runs)
+    assert "whole edit" in table and "14/7" in table
