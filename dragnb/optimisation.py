@@ -252,11 +252,13 @@ def drag_level(step: int, options: DragOptions, n_levels: int) -> int:
 class _Level:
     """The fixed inputs of the drag at one timestep: the original's features and the preservation target."""
 
-    def __init__(self, model, prob: Problem, options: DragOptions, level: int, full: bool):
+    def __init__(self, model, prob: Problem, options: DragOptions, level: int, full: bool, computed=None):
         self.t = prob.timesteps[level]
         z0 = prob.originals[level]
-        with torch.no_grad():
-            f0, out0 = unet_features(model, z0, self.t, prob.emb, options.up_block, prob.grid, full)
+        if computed is None:
+            with torch.no_grad():
+                computed = unet_features(model, z0, self.t, prob.emb, options.up_block, prob.grid, full)
+        f0, out0 = (None if x is None else x.detach() for x in computed)
         off = _patch(options.r_m).to(f0.device)
         self.tracked = sample(f0, prob.handles.cpu().numpy())              # (N, C): what tracking looks for
         self.patches = [sample(f0, (h + off).cpu().numpy()) for h in prob.handles]   # (K, C) each
@@ -277,19 +279,27 @@ def optimise(model: DiffusionModel, prob: Problem, options: DragOptions):
     start = prob.z_t if prob.z_start is None else prob.z_start
     z = start.detach().float().clone().requires_grad_(True)
     level = prob.level
-    ctx = _Level(model, prob, options, level, full)
-    adam = torch.optim.Adam([z], lr=options.lr)
-    handles = (prob.handles if prob.handles_now is None else prob.handles_now).clone()
     cuda = model.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if cuda and model.dtype == torch.float16 else None
+    autocast = lambda: torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None)  # noqa: E731
+    first = None
+    if prob.first_step < options.max_iters and torch.equal(start.float(), prob.originals[level].float()):
+        with autocast():   # DragDiffusion's start: the first step's pass is the original's, done once
+            first = unet_features(model, z, prob.timesteps[level], prob.emb, options.up_block, prob.grid, full)
+    ctx = _Level(model, prob, options, level, full, first)
+    adam = torch.optim.Adam([z], lr=options.lr)
+    handles = (prob.handles if prob.handles_now is None else prob.handles_now).clone()
     for step in range(prob.first_step, int(options.max_iters)):
         want = drag_level(step, options, n_levels)
         if want > level:
             z = denoise_step(model, prob, z.detach(), ctx.t, prob.originals[want]).requires_grad_(True)
             level, ctx = want, _Level(model, prob, options, want, full)
             adam = torch.optim.Adam([z], lr=options.lr)
-        with torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
-            feats, out = unet_features(model, z, ctx.t, prob.emb, options.up_block, prob.grid, full)
+        if first is not None:
+            (feats, out), first = first, None
+        else:
+            with autocast():
+                feats, out = unet_features(model, z, ctx.t, prob.emb, options.up_block, prob.grid, full)
         if step > 0 or not torch.equal(handles, prob.handles):  # the start is known exactly
             handles = track(feats.detach(), ctx.tracked, handles, options.r_p)
         dist = (handles - prob.targets).norm(dim=1)
@@ -306,7 +316,7 @@ def optimise(model: DiffusionModel, prob: Problem, options: DragOptions):
         optimizer_step(loss, adam, scaler)
         yield OptStep(step, handles.clone(), {"motion": float(lm.detach()), "preserve": float(lp.detach())},
                       z.detach().clone(), level)
-    with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
+    with torch.no_grad(), autocast():
         feats, _ = unet_features(model, z, ctx.t, prob.emb, options.up_block, prob.grid, False)
     handles = track(feats, ctx.tracked, handles, options.r_p)
     arrived = bool(((handles - prob.targets).norm(dim=1) <= options.tolerance).all())

@@ -217,5 +217,7 @@ def test_the_result_counts_each_stages_unet_passes(tiny_sd, scene_image):
     assert p["inversion"] == {"forward": 7, "backward": 0}            # 10 steps x strength 0.7
     assert p["denoising"] == {"forward": 14, "backward": 0}           # [original, edited] x 7 steps
     n = len(r.history)                                                # 4 updates (tolerance 0: none arrive)
-    assert p["optimisation"] == {"forward": 1 + n + 1, "backward": n}  # the original's features, a pass per
-    assert "whole edit" in r.costs() and "inversion" in r.costs()     # step, the last latent's tracking
+    # a pass per step (the first is also the original's features: DragDiffusion's start is the original)
+    # and one to track on the last latent
+    assert p["optimisation"] == {"forward": n + 1, "backward": n}
+    assert "whole edit" in r.costs() and "inversion" in r.costs()
