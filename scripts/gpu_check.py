@@ -2,9 +2,11 @@
 
     python scripts/gpu_check.py [--steps 80] [--size 512]
 
-No download: the model is built from SD 1.5's configs. Runs the drag with the LoRA
-off, then on (DragDiffusion's 80 LoRA steps), and prints seconds per stage and the
-peak GPU memory of each. Needs CUDA; exits with a message otherwise.
+No download: the model is built from SD 1.5's configs. Runs the drag in DragDiffusion's
+cost structure ("published": the original denoised beside the edit) and dragnb's default
+(its reference recorded during the inversion), with the LoRA off, then on (80 LoRA steps),
+and prints each stage's seconds, UNet passes and peak GPU memory. Needs CUDA; exits with
+a message otherwise.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 import dragnb
+from dragnb.bench import DEFAULT_COST, PUBLISHED_COST
 from dragnb.random_models import random_model
 
 
@@ -32,15 +35,15 @@ def main():
     image = np.random.default_rng(0).integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)
     s = args.size
     for lora in (False, True):
-        torch.cuda.reset_peak_memory_stats()
-        start = time.time()
-        r = dragnb.drag(model, image, [(s * 0.3, s * 0.5)], [(s * 0.6, s * 0.5)], mask="all", lora=lora,
-                        max_iters=args.steps, tolerance=0.0)
-        total = time.time() - start
-        peak = torch.cuda.max_memory_allocated() / 2 ** 30
-        stages = ", ".join(f"{k} {v:.2f} s" for k, v in r.timings.items())
-        print(f"LoRA {'on ' if lora else 'off'}: {total:.1f} s per edit ({len(r.history)} steps; {stages}); "
-              f"peak GPU memory {peak:.2f} GiB")
+        for name, extra in (("published", PUBLISHED_COST), ("default", DEFAULT_COST)):
+            torch.cuda.reset_peak_memory_stats()
+            start = time.time()
+            r = dragnb.drag(model, image, [(s * 0.3, s * 0.5)], [(s * 0.6, s * 0.5)], mask="all", lora=lora,
+                            max_iters=args.steps, tolerance=0.0, **extra)
+            total = time.time() - start
+            peak = torch.cuda.max_memory_allocated() / 2 ** 30
+            print(f"\n{name}, LoRA {'on' if lora else 'off'}: {total:.1f} s per edit ({len(r.history)} steps), "
+                  f"peak GPU memory {peak:.2f} GiB\n{r.costs()}", flush=True)
 
 
 if __name__ == "__main__":
