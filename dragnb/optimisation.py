@@ -60,9 +60,10 @@ class DragOptions:
     lora_lr: float = 5e-4
     reference_blocks: tuple | None = None   # up-blocks whose self-attention uses the original's K/V;
                                             # None: the last two with attention (DragDiffusion); () = off
-    reference_source: str = "recompute"   # where the reference K/V come from: "recompute" (DragDiffusion:
-                                          # the original denoised beside the edit, 2 images a step) or
-                                          # "inversion" (recorded during the inversion, replayed: 1 image)
+    reference_source: str = "inversion"   # where the reference K/V come from: "inversion" (dragnb: recorded
+                                          # during the inversion, replayed, 1 image a denoising step) or
+                                          # "recompute" (DragDiffusion: the original denoised beside the edit,
+                                          # 2 images a step; the teaching bench is the same within 0.005)
     reference_store: str = "device"      # "inversion": keep the record on the model's device or the "cpu"
     blend: bool = True           # denoise with the original's latent outside the region (dragnb)
     drag_per_denoise: int = 0    # GoodDrag's alternation (AlDD, Zhang et al. 2024): this many steps at a

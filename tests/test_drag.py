@@ -215,7 +215,8 @@ def test_the_result_counts_each_stages_unet_passes(tiny_sd, scene_image):
     r = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], mask="all", tolerance=0.0, **FAST)
     p = r.passes
     assert p["inversion"] == {"forward": 7, "backward": 0}            # 10 steps x strength 0.7
-    assert p["denoising"] == {"forward": 14, "backward": 0}           # [original, edited] x 7 steps
+    assert p["denoising"] == {"forward": 7, "backward": 0}            # the edit alone: the original's K/V
+                                                                      # were recorded during the inversion
     n = len(r.history)                                                # 4 updates (tolerance 0: none arrive)
     # a pass per step (the first is also the original's features: DragDiffusion's start is the original)
     # and one to track on the last latent

@@ -57,7 +57,7 @@ def test_the_reference_recorded_during_inversion_halves_denoising_and_keeps_the_
     import dragnb
 
     kw = dict(mask="all", up_block=1, steps=10, max_iters=3, tolerance=0.0)
-    again = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], **kw)
+    again = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], reference_source="recompute", **kw)
     kept = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], reference_source="inversion", **kw)
     assert again.passes["denoising"]["forward"] == 14 and kept.passes["denoising"]["forward"] == 7
     assert kept.passes["inversion"] == again.passes["inversion"]        # recording costs no pass
