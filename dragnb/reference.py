@@ -36,17 +36,13 @@ class ReferenceTokens:
     while denoising the edit, so that the original need not be denoised beside it.
 
     ``store``: "device" (the model's device, in the model's dtype: fp16 on a GPU) or "cpu"
-    (when GPU memory is short; each is copied back when used). ``nbytes`` says what it holds.
+    (when GPU memory is short; each is copied back when used).
     """
 
     def __init__(self, store: str = "device"):
         self.store = validate.choice("reference_store", store, ("device", "cpu"))
         self.tokens: dict = {}     # timestep -> {layer name: (1, tokens, channels)}
         self.t = None              # the timestep of the UNet pass under way
-
-    @property
-    def nbytes(self) -> int:
-        return sum(x.numel() * x.element_size() for layers in self.tokens.values() for x in layers.values())
 
     def keep(self, name: str, hidden: torch.Tensor) -> None:
         x = hidden[:1].detach()
@@ -145,30 +141,15 @@ def denoise_with_reference(model: DiffusionModel, z_original: torch.Tensor, z_ed
     timestep after the first, (1, c, h, w), the clean one last]): only the edit is denoised, half
     the UNet passes; the reference's K/V and the blend come from the inversion's record.
     """
-    if recorded is not None:
-        return _denoise_replayed(model, z_edited, timesteps, emb, scheduler, blocks, keep, *recorded)
-    z = torch.cat([z_original, z_edited]).to(model.dtype)
-    off = blocks is not None and len(blocks) == 0
-    if keep is not None:
-        keep = keep.to(z.device, z.dtype)
-    with (nullcontext() if off else reference_attention(model, blocks)):
-        for t in progress(timesteps, "denoising"):
-            z = ddim_step(scheduler, predict(model, z, t, emb), t, z)[0]
-            if keep is not None:
-                z = torch.cat([z[:1], keep * z[:1] + (1 - keep) * z[1:]])
-    return z[1:]
-
-
-def _denoise_replayed(model, z: torch.Tensor, timesteps: list, emb: torch.Tensor, scheduler, blocks,
-                      keep: torch.Tensor | None, tokens: ReferenceTokens, originals: list) -> torch.Tensor:
-    """``denoise_with_reference`` with the original's tokens and latents from the inversion's record."""
-    z = z.to(model.dtype)
+    tokens, originals = recorded if recorded is not None else (None, None)
+    z = (z_edited if recorded is not None else torch.cat([z_original, z_edited])).to(model.dtype)
     off = blocks is not None and len(blocks) == 0
     if keep is not None:
         keep = keep.to(z.device, z.dtype)
     with (nullcontext() if off else reference_attention(model, blocks, replay=tokens)):
-        for t, original in zip(progress(timesteps, "denoising"), originals):
+        for i, t in enumerate(progress(timesteps, "denoising")):
             z = ddim_step(scheduler, predict(model, z, t, emb), t, z)[0]
-            if keep is not None:
-                z = keep * original.to(z.device, z.dtype) + (1 - keep) * z
-    return z
+            if keep is not None:   # the edit (last) takes the original's latent outside the region
+                original = z[:1] if originals is None else originals[i].to(z.device, z.dtype)
+                z = torch.cat([z[:-1], keep * original + (1 - keep) * z[-1:]])
+    return z[-1:]
