@@ -25,11 +25,14 @@ HIT = 9          # display pixels within which a click grabs an existing point
 SHORTCUTS = "p points · w brush · e erase · u undo · U redo · q remove last pair · g auto region"
 
 
+def display_size(size, scale: float) -> tuple:
+    """An image of ``size`` (w, h) shown at ``scale`` display pixels per image pixel: (W, H)."""
+    return (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+
+
 def enlarge(image: Image.Image, scale: float) -> Image.Image:
     """``image`` at ``scale`` display pixels per image pixel: crisp blocks when enlarged, Lanczos when shrunk."""
-    w, h = image.size
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return image.resize(size, Image.NEAREST if scale >= 1 else Image.LANCZOS)
+    return image.resize(display_size(image.size, scale), Image.NEAREST if scale >= 1 else Image.LANCZOS)
 
 
 def display_point(x: float, y: float, scale: float) -> tuple:
@@ -73,7 +76,7 @@ class PickerState:
 
     @property
     def display_size(self) -> tuple:
-        return (max(1, round(self.size[0] * self.scale)), max(1, round(self.size[1] * self.scale)))
+        return display_size(self.size, self.scale)
 
     def valid_points(self, points, name: str) -> list:
         """Points as a list of (x, y) floats, checked like the drag's (one (x, y) or many)."""
