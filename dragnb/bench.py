@@ -293,9 +293,14 @@ def region_summary(rows: list) -> str:
     return "\n".join(lines)
 
 
+def _kind(f) -> str:
+    """A ``DragOptions`` field's type name from its annotation ("int" for ``int | None``)."""
+    return str(f.type).split("|")[0].strip()
+
+
 def _caster(f):
     """The command-line parser of a ``DragOptions`` field, from its annotation."""
-    kind = str(f.type).split("|")[0].strip()
+    kind = _kind(f)
     if kind == "bool":
         return lambda v: {"true": True, "false": False, "1": True, "0": False}[v.lower()]
     if kind == "tuple":
@@ -308,7 +313,7 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("drag options (DragOptions fields; default: the model's)")
     for f in fields(DragOptions):
         group.add_argument("--" + f.name.replace("_", "-"), dest="opt_" + f.name, type=_caster(f), default=None,
-                           metavar=str(f.type).split("|")[0].strip().upper(), help=f"published: {f.default!r}")
+                           metavar=_kind(f).upper(), help=f"published: {f.default!r}")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="a DragOptions field, e.g. --option max_iters=40 (or --max-iters 40)")
 
