@@ -139,8 +139,10 @@ class Trainer:
         unet.load_state_dict(blob["ema"])
         text.load_state_dict(blob["ema_text"])
         self.ema = EMAModel(list(unet.parameters()) + list(text.parameters()), decay=EMA_DECAY)
-        st = blob["state"]
-        self.ema.optimization_step = st["step"] + (UNET_STEPS if st["phase"] in ("refine", "done") else 0)
+        st = blob["state"]   # the EMA has seen one update per UNet step done (none in the autoencoder phases)
+        done = {"unet": st["step"], "refine": UNET_STEPS + st["step"],
+                "done": UNET_STEPS + (REFINE_STEPS if self.latent == 16 else 0)}
+        self.ema.optimization_step = done.get(st["phase"], 0)
 
     # -- phase 1: the autoencoder -----------------------------------------------------
     def vae_step(self, images: np.ndarray, step: int) -> float:
