@@ -313,7 +313,7 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("drag options (DragOptions fields; default: the model's)")
     for f in fields(DragOptions):
         group.add_argument("--" + f.name.replace("_", "-"), dest="opt_" + f.name, type=_caster(f), default=None,
-                           metavar=_kind(f).upper(), help=f"published: {f.default!r}")
+                           metavar=_kind(f).upper(), help=f"field default: {f.default!r}")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="a DragOptions field, e.g. --option max_iters=40 (or --max-iters 40)")
 
