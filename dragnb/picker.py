@@ -1,8 +1,11 @@
 """Click points and paint masks in a notebook: ``dragnb.PointPicker(image)``.
 
 Click once for a handle (red), again for its target (blue); drag a point to move it.
-In brush mode, paint (or erase) the region that may change. Everything the picker
-reports is in the *original* image's pixels, whatever size it is shown at.
+In brush mode, paint (or erase) the region that may change. "auto region" (with a model)
+suggests the region under the latest handle (``dragnb.find_region``); in region mode each
+click adds a point to that suggestion (a roof as well as a door), and the "similar"
+slider grows or shrinks it live; "accept region" adds it to the mask. Everything the
+picker reports is in the *original* image's pixels, whatever size it is shown at.
 
 The state (points, mask, undo history, display scale) is a plain object,
 :class:`PickerState`, that works without a browser; :class:`PointPicker` draws it
@@ -22,7 +25,8 @@ MIN_SIDE, MAX_SIDE = 384, 640
 HIT = 9          # display pixels within which a click grabs an existing point
 # Keys no notebook binds in command mode (JupyterLab, Notebook 7, VS Code): a, b, x, y, z... would
 # insert, cut or retype cells there, and Lumino takes them before the canvas sees them.
-SHORTCUTS = "p points · w brush · e erase · u undo · U redo · q remove last pair · g auto region"
+SHORTCUTS = ("p points · w brush · e erase · t region points · u undo · U redo · q remove last pair · "
+             "g auto region")
 
 
 def display_size(size, scale: float) -> tuple:
@@ -197,6 +201,8 @@ class PointPicker:
         self._grab = None
         self._painting = False
         self._suggestion = None
+        self._region_points = []   # points the suggested region must hold (image pixels)
+        self._features = None      # the image's DIFT features, computed once for the suggestions
         self._build()
         self.redraw(image=True)
 
@@ -257,8 +263,13 @@ class PointPicker:
         w, h = self.state.display_size
         self.canvas = MultiCanvas(3, width=w, height=h)
         self.canvas.layout.width, self.canvas.layout.height = f"{w}px", f"{h}px"
-        self._mode = W.ToggleButtons(options=[("points", "points"), ("brush", "brush"), ("erase", "erase")],
+        self._mode = W.ToggleButtons(options=[("points", "points"), ("brush", "brush"), ("erase", "erase"),
+                                              ("region", "region")],
                                      value="points", style={"button_width": "64px"})
+        self._similar = W.FloatSlider(value=0.5, min=-0.2, max=1.0, step=0.01, description="similar",
+                                      tooltip="the suggested region's similarity threshold: lower grows it")
+        self._similar.observe(lambda ch: self._suggest(threshold=ch["new"]) if self._region_points else None,
+                              "value")
         self._radius = W.IntSlider(value=max(2, round(max(self.state.size) / 24)), min=1,
                                    max=max(4, max(self.state.size) // 4), description="radius")
         self._prompt = W.Text(value=self.state.prompt, placeholder="prompt (optional)", description="prompt")
@@ -272,7 +283,7 @@ class PointPicker:
             self._buttons[label] = b
         self._info = W.HTML()
         self._help = W.HTML(f"<small>{SHORTCUTS}</small>")
-        self.widget = W.VBox([W.HBox([self._mode, self._radius]), self.canvas,
+        self.widget = W.VBox([W.HBox([self._mode, self._radius, self._similar]), self.canvas,
                               W.HBox(list(self._buttons.values())), self._prompt, self._info, self._help])
         self.canvas.on_mouse_down(self._down)
         self.canvas.on_mouse_move(self._drag)
@@ -286,7 +297,9 @@ class PointPicker:
 
     # -- events -------------------------------------------------------------------------
     def _down(self, x, y):
-        if self._mode.value == "points":
+        if self._mode.value == "region":
+            self.add_region_point(*self.state.to_image(x, y))
+        elif self._mode.value == "points":
             self._grab = self.state.point_at(x, y)
             if self._grab is not None:
                 self.state.checkpoint()
@@ -317,7 +330,7 @@ class PointPicker:
         if key == "U" or (key == "u" and shift):
             return self.redo()
         actions = {"u": self.undo, "q": self.remove_pair, "g": self.auto_region}
-        modes = {"p": "points", "w": "brush", "e": "erase"}
+        modes = {"p": "points", "w": "brush", "e": "erase", "t": "region"}
         if key in modes:
             self._mode.value = modes[key]
         elif key in actions:
@@ -339,18 +352,43 @@ class PointPicker:
     def clear(self):
         self.state.clear()
         self._suggestion = None
+        self._region_points = []
         self.redraw()
 
     def auto_region(self):
-        """Show ``find_region`` for the latest handle (orange); "accept region" adds it to the mask."""
+        """Suggest ``find_region`` for the latest handle (orange), at its automatic threshold (the
+        "similar" slider moves to it); "accept region" adds it to the mask."""
         if self.model is None or not self.state.handles:
             self._info.value = "auto region needs <code>model=</code> and at least one handle"
             return
-        from .region import find_region
+        self._region_points = [tuple(self.state.handles[-1])]
+        self._suggest("auto")
 
-        self._suggestion = find_region(self.model, self.state.image, self.state.handles[-1])
-        self._info.value = f"suggested region: {int(self._suggestion.sum())} pixels; click <b>accept region</b>"
-        self.redraw(points=False)
+    def add_region_point(self, x: float, y: float):
+        """Add (x, y) (image pixels) to the points the suggested region holds, at the slider's threshold."""
+        if self.model is None:
+            self._info.value = "region points need <code>model=</code>"
+            return
+        self._region_points.append(tuple(check_points((x, y), self.state.size, "region point")[0]))
+        self._suggest(self._similar.value)
+
+    def _suggest(self, threshold):
+        from .features import dift_features
+        from .region import region_steps
+
+        if self._features is None:
+            self._features = dift_features(self.model, self.state.image)
+        steps = region_steps(None, self.state.image, self._region_points, threshold=threshold,
+                             features=self._features)
+        self._suggestion = steps.mask
+        if threshold == "auto":   # show where the automatic threshold put the slider, without re-suggesting
+            points, self._region_points = self._region_points, []
+            self._similar.value = round(steps.threshold, 2)
+            self._region_points = points
+        self._info.value = (f"suggested region: {int(steps.mask.sum())} pixels from {len(self._region_points)} "
+                            f"point(s), similarity >= {steps.threshold:.2f}; click <b>accept region</b>, "
+                            "move <i>similar</i>, or add points in region mode")
+        self.redraw()
 
     def accept_region(self):
         if self._suggestion is None:
@@ -358,6 +396,7 @@ class PointPicker:
         self.state.checkpoint()
         self.state.mask = self.state.mask | self._suggestion
         self._suggestion = None
+        self._region_points = []
         self.redraw()
 
     # -- drawing --------------------------------------------------------------------------
@@ -392,6 +431,9 @@ class PointPicker:
         c = self.canvas[2]
         c.clear()
         s = self.state
+        for p in self._region_points if self._suggestion is not None else []:
+            c.fill_style = "rgb(255, 150, 30)"
+            c.fill_circle(*s.to_display(*p), 4)
         for i, hp in enumerate(s.handles):
             hx, hy = s.to_display(*hp)
             if i < len(s.targets):

@@ -46,12 +46,13 @@ def _layer(ax, image, title, shape, what: str):
 
 def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 0.55, cmap: str = "inferno",
             title: str | None = None, ax=None):
-    """Image with a similarity map (H, W) over it and the query point marked."""
+    """Image with a similarity map (H, W) over it and the query point (or points, [(x, y), ...]) marked."""
     fig, ax, im = _layer(ax, image, title, similarity.shape, "similarity map")
     art = ax.imshow(similarity, cmap=cmap, alpha=alpha, vmin=min(0.0, float(similarity.min())), vmax=1.0,
                     interpolation="nearest" if max(im.shape[:2]) < 256 else "antialiased")
     if point is not None:
-        ax.plot([point[0]], [point[1]], marker="o", ms=9, mfc=HANDLE, mec="white", mew=2)
+        pts = np.asarray(point, dtype=float).reshape(-1, 2)
+        ax.plot(pts[:, 0], pts[:, 1], ls="none", marker="o", ms=9, mfc=HANDLE, mec="white", mew=2)
     if fig is not None:
         fig.colorbar(art, ax=ax, shrink=0.8, label="cosine similarity")
     return fig if fig is not None else ax.figure
@@ -94,11 +95,12 @@ def mask_overlay(image, mask: np.ndarray, color=(0.1, 0.8, 0.3), alpha: float = 
 def region(steps, image, title: str | None = None):
     """What ``dragnb.region_steps`` returns, drawn: similarity, refined, above threshold, steps."""
     fig, axes = _figure(4, 3)
-    heatmap(image, steps.similarity, steps.handle, ax=axes[0], title="1. similarity")
-    heatmap(image, steps.refined, steps.handle, ax=axes[1], title="2. edge-aware")
+    points = list(steps.points) or [steps.handle]
+    heatmap(image, steps.similarity, points, ax=axes[0], title="1. similarity")
+    heatmap(image, steps.refined, points, ax=axes[1], title="2. edge-aware")
     mask_overlay(image, steps.above, color=(0.9, 0.6, 0.1), ax=axes[2],
                  title=f"3. >= {steps.threshold:.2f}")
-    mask_overlay(image, steps.mask, points=[steps.handle], ax=axes[3], title="4. region")
+    mask_overlay(image, steps.mask, points=points, ax=axes[3], title="4. region")
     if title:
         fig.suptitle(title)
     return fig

@@ -34,12 +34,13 @@ from .loading import DiffusionModel
 class Region:
     """Each step of finding a region; arrays are (H, W) at the user image's size."""
 
-    handle: tuple
-    similarity: np.ndarray   # float32, cosine similarity upsampled bilinearly
+    handle: tuple            # (x, y): the first point
+    similarity: np.ndarray   # float32, cosine similarity upsampled bilinearly (several points: the largest)
     refined: np.ndarray      # float32, after the guided filter
     threshold: float
     above: np.ndarray        # bool, refined >= threshold
     mask: np.ndarray         # bool, the final region
+    points: tuple = ()       # every point the region was asked to hold, ((x, y), ...)
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -78,7 +79,11 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
     """Find the region around ``handle``, keeping every step (see the module doc).
 
     Args:
-        handle: (x, y) in image pixels.
+        handle: (x, y) in image pixels, or several points [(x, y), ...] on the same thing (a
+            second click where the first one's region stops short: a house's roof as well as
+            its door). Each pixel's similarity is then the largest to any point, thresholded at
+            the first point's threshold, and the region keeps every connected part that holds a
+            point: a point added only ever adds to the region.
         threshold: ``"auto"`` (halfway from the 75th percentile of the refined map to 1),
             ``"otsu"`` (Otsu's split of the refined map) or a cosine similarity in [-1, 1].
         grow: pixels to dilate (> 0) or erode (< 0) the final region.
@@ -96,35 +101,40 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
         if model is None:
             raise ValueError("find_region needs a model or precomputed features")
         features = dift_features(model, image, **dift_kwargs)
-    hx, hy = check_points(handle, features.geometry.user, "handle")[0]
-    sim = similarity_map(features, (hx, hy))
+    points = check_points(handle, features.geometry.user, "handle")
+    if len(points) == 0:
+        raise ValueError("find_region needs at least one point (x, y) on the thing to drag")
+    sims = [similarity_map(features, tuple(p)) for p in points]
     w, h = features.geometry.framed
     cell = max(w / features.grid[0], h / features.grid[1])
     radius = int(round(smooth * cell))
     if radius > 0:
         guide = np.asarray(features.image, dtype=np.float32) / 255.0
-        refined = guided_filter(guide, sim, radius, eps)
+        refined_each = [guided_filter(guide, s, radius, eps) for s in sims]
     else:
-        refined = sim
+        refined_each = sims
+    first = refined_each[0]   # the threshold is the first point's: more points only add to its region
     if threshold == "auto":
-        thr = 0.5 * (1.0 + float(np.percentile(refined, 75)))
+        thr = 0.5 * (1.0 + float(np.percentile(first, 75)))
     elif threshold == "otsu":
         from skimage.filters import threshold_otsu
 
-        thr = float(threshold_otsu(refined, nbins=128))
+        thr = float(threshold_otsu(first, nbins=128))
     else:
         thr = float(threshold)
+    sim, refined = np.max(sims, axis=0), np.max(refined_each, axis=0)
     above = refined >= thr
-    iy, ix = int(round(hy)), int(round(hx))
+    iy, ix = np.round(points[:, 1]).astype(int), np.round(points[:, 0]).astype(int)
     seeds = above.copy()
     seeds[iy, ix] = True
     labels, _ = ndimage.label(seeds)
-    mask = labels == labels[iy, ix]
+    mask = np.isin(labels, labels[iy, ix])
     if fill_holes:
         mask = ndimage.binary_fill_holes(mask)
     mask = grow_mask(mask, grow)
     mask[iy, ix] = True
-    return Region((float(hx), float(hy)), sim, refined, thr, above, mask)
+    pts = tuple((float(x), float(y)) for x, y in points)
+    return Region(pts[0], sim, refined, thr, above, mask, pts)
 
 
 def find_region(model: DiffusionModel | None, image, handle, threshold="auto", grow: int = 0,

@@ -342,7 +342,8 @@ class DragSession:
 
     @torch.no_grad()
     def preview(self, z: torch.Tensor | None = None) -> Image.Image:
-        """A quick look at a latent: the UNet's one-step estimate of the clean image."""
+        """A quick look at a latent: the UNet's one-step estimate of the clean image, with the
+        input's own pixels outside the editable region when the result has them (``paste_back``)."""
         m, inv = self.model, self.inversion
         if inv is None:
             raise ValueError("nothing to preview yet: call run() (or prepare()) first")
@@ -350,7 +351,8 @@ class DragSession:
         t = inv.timesteps[self._level]
         z = z.to(m.dtype)
         x0 = ddim_step(inv.scheduler, predict(m, z, t, inv.embedding), t, z)[1]
-        return inv.geometry.image(m.decode(x0.to(m.dtype)))
+        image = inv.geometry.image(m.decode(x0.to(m.dtype)))
+        return paste_back(self.image, image, self.mask, self._seam()) if self.options.paste_back else image
 
     def result(self) -> DragResult:
         """Finish (running any steps left) and denoise the last completed latent."""

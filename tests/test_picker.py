@@ -4,9 +4,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 import dragnb
 from dragnb.dragbench import read_meta, read_sample, write_sample
+from dragnb.features import Features
+from dragnb.images import Geometry
 from dragnb.picker import PickerState, display_scale
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "dragbench-samples"
@@ -142,3 +146,26 @@ def test_shortcuts_use_only_keys_notebooks_leave_to_outputs(scene_image):
     assert p.handles == []
     p._key("u", False, True, False)   # Ctrl+U is the browser's, not an undo
     assert p.handles == []
+
+
+def test_region_points_and_the_similarity_slider_steer_the_suggestion(scene_image):
+    f = torch.zeros(3, 8, 8)
+    f[1] = 1.0
+    f[:, 2:5, 3:5] = torch.tensor([1.0, 0, 0])[:, None, None]   # the red square's cells
+    f[:, 5:8, 0:2] = torch.tensor([0, 0, 1.0])[:, None, None]   # bottom left, unlike it
+    p = dragnb.PointPicker(scene_image, handles=[(15, 13)], targets=[(20, 13)], model=object())
+    p._features = Features(f, Geometry((32, 32), (32, 32)), Image.fromarray(scene_image), 0, 1, 1, "")
+    p.auto_region()
+    square = p._suggestion.copy()
+    assert square[13, 15] and not square[27, 3] and abs(p._similar.value - 0.51) < 0.02
+    p._mode.value = "region"
+    p._down(*p.state.to_display(3, 27))            # a second click, on the other part
+    assert p._suggestion[27, 3] and (p._suggestion | ~square).all()
+    both = p._suggestion.copy()
+    p._similar.value = 0.99                        # the slider shrinks it live
+    assert p._suggestion.sum() < both.sum()
+    p._similar.value = -0.2                        # ... and grows it to everything
+    assert p._suggestion.all()
+    assert not p.mask.any()                        # nothing is in the mask until it is accepted
+    p.accept_region()
+    assert p.mask.all() and p._suggestion is None and p._region_points == []

@@ -78,3 +78,21 @@ def test_guided_filter_keeps_a_step_that_the_guide_has():
     out = guided_filter(guide, src, 3, 1e-4)
     assert out[:, 12:].mean() > 0.9 and out[:, :7].mean() < 0.1
     assert out[:, 10].mean() - out[:, 9].mean() > 0.4  # the edge moved to the guide's edge
+
+
+def test_a_second_point_adds_its_part_to_the_same_region(scene_image):
+    f = torch.zeros(3, 8, 8)
+    f[1] = 1.0
+    f[:, 2:5, 3:5] = torch.tensor([1.0, 0, 0])[:, None, None]   # part A: the red square's cells
+    f[:, 5:8, 0:2] = torch.tensor([0, 0, 1.0])[:, None, None]   # part B: bottom left, unlike A
+    feats = Features(f, Geometry((32, 32), (32, 32)), Image.fromarray(scene_image), 0, 1, 1, "")
+    one = dragnb.region_steps(None, scene_image, (15, 13), features=feats)
+    both = dragnb.region_steps(None, scene_image, [(15, 13), (3, 27)], features=feats)
+    part_b = np.zeros((32, 32), bool)
+    part_b[22:32, 0:6] = True
+    assert not (one.mask & part_b).any()
+    assert (both.mask & part_b).sum() > 0.8 * part_b.sum()
+    assert (both.mask | ~one.mask).all()   # a point added only adds
+    assert both.points == ((15.0, 13.0), (3.0, 27.0)) and both.handle == (15.0, 13.0)
+    with pytest.raises(ValueError, match="at least one point"):
+        dragnb.region_steps(None, scene_image, [], features=feats)
