@@ -96,10 +96,18 @@ def region(steps, image, title: str | None = None):
     """What ``dragnb.region_steps`` returns, drawn: similarity, refined, above threshold, steps."""
     fig, axes = _figure(4, 3)
     points = list(steps.points) or [steps.handle]
+    merge = getattr(steps, "method", "threshold") == "merge"
     heatmap(image, steps.similarity, points, ax=axes[0], title="1. similarity")
-    heatmap(image, steps.refined, points, ax=axes[1], title="2. edge-aware")
+    if merge:   # the image's pieces, each shown with its mean similarity
+        from skimage.segmentation import find_boundaries, mark_boundaries
+
+        heatmap(image, steps.refined, points, ax=axes[1], title="2. pieces, mean similarity")
+        axes[1].imshow(mark_boundaries(np.zeros(steps.segments.shape + (3,)), steps.segments, color=(1, 1, 1)),
+                       alpha=(find_boundaries(steps.segments) * 0.5).astype(float))
+    else:
+        heatmap(image, steps.refined, points, ax=axes[1], title="2. edge-aware")
     mask_overlay(image, steps.above, color=(0.9, 0.6, 0.1), ax=axes[2],
-                 title=f"3. >= {steps.threshold:.2f}")
+                 title=f"3. merged while cos >= {steps.threshold:.2f}" if merge else f"3. >= {steps.threshold:.2f}")
     mask_overlay(image, steps.mask, points=points, ax=axes[3], title="4. region")
     if title:
         fig.suptitle(title)

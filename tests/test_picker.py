@@ -148,21 +148,21 @@ def test_shortcuts_use_only_keys_notebooks_leave_to_outputs(scene_image):
     assert p.handles == []
 
 
-def test_region_points_and_the_similarity_slider_steer_the_suggestion(scene_image):
-    f = torch.zeros(3, 8, 8)
-    f[1] = 1.0
-    f[:, 2:5, 3:5] = torch.tensor([1.0, 0, 0])[:, None, None]   # the red square's cells
-    f[:, 5:8, 0:2] = torch.tensor([0, 0, 1.0])[:, None, None]   # bottom left, unlike it
-    p = dragnb.PointPicker(scene_image, handles=[(15, 13)], targets=[(20, 13)], model=object())
-    p._features = Features(f, Geometry((32, 32), (32, 32)), Image.fromarray(scene_image), 0, 1, 1, "")
+def test_region_points_and_the_similarity_slider_steer_the_suggestion():
+    from test_region import _pieces_features, _pieces_image
+
+    image = _pieces_image()        # a red square with its lid, a green square, blue ground
+    p = dragnb.PointPicker(image, handles=[(8, 18)], targets=[(8, 10)], model=object())
+    p._features = _pieces_features(image)
     p.auto_region()
-    square = p._suggestion.copy()
-    assert square[13, 15] and not square[27, 3] and abs(p._similar.value - 0.51) < 0.02
+    red = p._suggestion.copy()
+    assert red[18, 8] and red[9, 8] and not red[18, 25]
+    assert p._similar.value == dragnb.region.MERGE_AUTO   # the slider shows the automatic threshold
     p._mode.value = "region"
-    p._down(*p.state.to_display(3, 27))            # a second click, on the other part
-    assert p._suggestion[27, 3] and (p._suggestion | ~square).all()
+    p._down(*p.state.to_display(25, 18))           # a second click, on the green square
+    assert p._suggestion[18, 25] and (p._suggestion | ~red).all()
     both = p._suggestion.copy()
-    p._similar.value = 0.99                        # the slider shrinks it live
+    p._similar.value = 1.0                         # the slider shrinks it live
     assert p._suggestion.sum() < both.sum()
     p._similar.value = -0.2                        # ... and grows it to everything
     assert p._suggestion.all()

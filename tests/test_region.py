@@ -19,8 +19,9 @@ def _two_part_features(scene_image):
     return Features(f, Geometry((32, 32), (32, 32)), Image.fromarray(scene_image), 0, 1, 1, "")
 
 
-def test_the_region_is_the_object_under_the_handle_with_its_edges(scene_image):
-    mask = dragnb.find_region(None, scene_image, (15, 13), features=_two_part_features(scene_image))
+@pytest.mark.parametrize("method", ["merge", "threshold"])
+def test_the_region_is_the_object_under_the_handle_with_its_edges(scene_image, method):
+    mask = dragnb.find_region(None, scene_image, (15, 13), features=_two_part_features(scene_image), method=method)
     truth = np.zeros((32, 32), bool)
     truth[8:20, 10:22] = True
     iou = (mask & truth).sum() / (mask | truth).sum()
@@ -47,7 +48,8 @@ def test_grow_and_shrink(scene_image):
 def test_region_steps_keep_every_stage(scene_image):
     from scipy import ndimage
 
-    r = dragnb.region_steps(None, scene_image, (15, 13), features=_two_part_features(scene_image))
+    r = dragnb.region_steps(None, scene_image, (15, 13), features=_two_part_features(scene_image),
+                            method="threshold")
     assert r.similarity.shape == r.refined.shape == r.above.shape == r.mask.shape == (32, 32)
     assert -1 <= r.threshold <= 1 and (r.above == (r.refined >= r.threshold)).all()
     labels, _ = ndimage.label(r.above)   # the region: the part above the threshold that holds the handle
@@ -65,7 +67,8 @@ def test_bad_threshold_and_handle_are_named(scene_image):
 
 
 def test_otsus_threshold_splits_the_handles_part_from_the_rest(scene_image):
-    r = dragnb.region_steps(None, scene_image, (15, 13), features=_two_part_features(scene_image), threshold="otsu")
+    r = dragnb.region_steps(None, scene_image, (15, 13), features=_two_part_features(scene_image), threshold="otsu",
+                            method="threshold")
     inside, outside = r.refined[8:20, 10:22], r.refined[25:, 25:]
     assert outside.max() < r.threshold < inside.min()
 
@@ -86,8 +89,8 @@ def test_a_second_point_adds_its_part_to_the_same_region(scene_image):
     f[:, 2:5, 3:5] = torch.tensor([1.0, 0, 0])[:, None, None]   # part A: the red square's cells
     f[:, 5:8, 0:2] = torch.tensor([0, 0, 1.0])[:, None, None]   # part B: bottom left, unlike A
     feats = Features(f, Geometry((32, 32), (32, 32)), Image.fromarray(scene_image), 0, 1, 1, "")
-    one = dragnb.region_steps(None, scene_image, (15, 13), features=feats)
-    both = dragnb.region_steps(None, scene_image, [(15, 13), (3, 27)], features=feats)
+    one = dragnb.region_steps(None, scene_image, (15, 13), features=feats, method="threshold")
+    both = dragnb.region_steps(None, scene_image, [(15, 13), (3, 27)], features=feats, method="threshold")
     part_b = np.zeros((32, 32), bool)
     part_b[22:32, 0:6] = True
     assert not (one.mask & part_b).any()
@@ -96,3 +99,56 @@ def test_a_second_point_adds_its_part_to_the_same_region(scene_image):
     assert both.points == ((15.0, 13.0), (3.0, 27.0)) and both.handle == (15.0, 13.0)
     with pytest.raises(ValueError, match="at least one point"):
         dragnb.region_steps(None, scene_image, [], features=feats)
+
+
+def _pieces_image():
+    """A 32x32 picture of four flat pieces: a red square, its darker red lid, a green square, blue ground."""
+    a = np.zeros((32, 32, 3), np.uint8)
+    a[:] = (40, 60, 200)
+    a[12:24, 4:14] = (220, 30, 30)
+    a[8:12, 4:14] = (150, 20, 20)
+    a[12:24, 20:30] = (30, 200, 30)
+    return a
+
+
+def _pieces_features(image):
+    """8x8 cells: the red square and its lid alike (one object), the green square and the ground unlike them."""
+    f = torch.zeros(3, 8, 8)
+    f[2] = 1.0                                             # ground
+    f[:, 2:6, 1:4] = torch.tensor([1.0, 0.1, 0])[:, None, None]   # lid + red square
+    f[:, 3:6, 5:8] = torch.tensor([0.0, 1.0, 0])[:, None, None]   # green square
+    return Features(f, Geometry((32, 32), (32, 32)), Image.fromarray(image), 0, 1, 1, "")
+
+
+def test_merging_joins_the_pieces_of_one_object_and_stops_at_unlike_ones():
+    image = _pieces_image()
+    feats = _pieces_features(image)
+    r = dragnb.region_steps(None, image, (8, 18), features=feats)   # on the red square
+    red_and_lid = np.zeros((32, 32), bool)
+    red_and_lid[8:24, 4:14] = True
+    assert r.method == "merge" and r.segments.shape == (32, 32) and r.threshold == dragnb.region.MERGE_AUTO
+    assert (r.mask & red_and_lid).sum() / (r.mask | red_and_lid).sum() > 0.8   # the lid came with it
+    assert not r.mask[12:24, 20:30].any()                    # the green square did not
+    everything = dragnb.region_steps(None, image, (8, 18), features=feats, threshold=-1.0)
+    assert everything.mask.all()                             # merging to the end: one group
+    alone = dragnb.region_steps(None, image, (8, 18), features=feats, threshold=1.0)
+    assert alone.mask.sum() < r.mask.sum() and alone.mask[18, 8]   # no merging: the handle's own piece
+
+
+def test_merge_refuses_otsu_and_unknown_methods(scene_image):
+    f = _two_part_features(scene_image)
+    with pytest.raises(ValueError, match="otsu"):
+        dragnb.find_region(None, scene_image, (15, 13), features=f, threshold="otsu")
+    with pytest.raises(ValueError, match="method"):
+        dragnb.find_region(None, scene_image, (15, 13), features=f, method="grabcut")
+
+
+def test_merge_order_is_most_alike_first():
+    from dragnb.region import merge_order, merged_groups
+
+    segments = np.array([[0, 1, 2]])
+    sums = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])   # 0 and 1 alike, 2 unlike both
+    merges = merge_order(segments, sums)
+    assert [(a, b) for _, a, b in merges] == [(0, 1), (0, 2)] and merges[0][0] > merges[1][0]
+    assert list(merged_groups(3, merges, 0.5)) == [0, 0, 2]
+    assert len(set(merged_groups(3, merges, -1.0))) == 1
