@@ -47,6 +47,7 @@ from .loading import DiffusionModel
 MERGE_AUTO = 0.8        # "merge": the cosine at which merging stops (best of 0.75-0.95 on held-apart scenes)
 SEGMENT_SCALE = 200.0   # felzenszwalb's scale: larger makes bigger pieces
 SEGMENT_SIGMA = 0.3     # felzenszwalb's smoothing before cutting (0.3 keeps a 64 px sun apart from its sky)
+SEGMENT_SMALL = 0.004    # pieces under this share of the image (and slivers) join their most alike neighbour first
 SEGMENT_MIN = 4          # felzenszwalb's smallest piece, pixels (8-32 measured no better)
 
 
@@ -117,11 +118,21 @@ def segment_features(features: Features, segments: np.ndarray) -> np.ndarray:
     return counts.astype(np.float64) @ unit
 
 
-def merge_order(segments: np.ndarray, sums: np.ndarray) -> list:
+def merge_order(segments: np.ndarray, sums: np.ndarray, small: int = 0) -> list:
     """Greedy merging of neighbouring segments, the most alike pair first (cosine of their summed
-    features), down to one group: [(cosine, kept, absorbed), ...] in merge order."""
+    features), down to one group: [(cosine, kept, absorbed), ...] in merge order.
+
+    Pieces under ``small`` pixels, and slivers (no pixel whose four neighbours are the piece's
+    own: a line along an anti-aliased edge, a mountain's tip), are merged first, each into its most alike neighbour whatever the cosine; those merges are recorded with
+    cosine 1.0, so every threshold keeps them.
+    """
     n = sums.shape[0]
     sums = sums.copy()
+    area = np.bincount(segments.ravel(), minlength=n).astype(np.int64)
+    pad = np.pad(segments, 1, mode="edge")   # a piece with no pixel whose 4 neighbours are its own is a sliver
+    inner = ((pad[1:-1, 1:-1] == pad[:-2, 1:-1]) & (pad[1:-1, 1:-1] == pad[2:, 1:-1])
+             & (pad[1:-1, 1:-1] == pad[1:-1, :-2]) & (pad[1:-1, 1:-1] == pad[1:-1, 2:]))
+    sliver = np.bincount(segments[inner], minlength=n) == 0
     near = [set() for _ in range(n)]
     for a, b in ((segments[:, :-1], segments[:, 1:]), (segments[:-1], segments[1:])):
         d = a != b
@@ -129,19 +140,24 @@ def merge_order(segments: np.ndarray, sums: np.ndarray) -> list:
             near[x].add(y)
             near[y].add(x)
 
-    def cos(a, b):
-        return float(sums[a] @ sums[b] / (np.linalg.norm(sums[a]) * np.linalg.norm(sums[b]) + 1e-12))
+    def entry(a, b):
+        x, y = (a, b) if a < b else (b, a)
+        c = float(sums[x] @ sums[y] / (np.linalg.norm(sums[x]) * np.linalg.norm(sums[y]) + 1e-12))
+        tiny = min(area[x], area[y]) < small or sliver[x] or sliver[y]
+        return (0 if tiny else 1, -c, x, y, version[x], version[y])
 
     version = [0] * n
-    heap = [(-cos(a, b), a, b, 0, 0) for a in range(n) for b in near[a] if a < b]
+    heap = [entry(a, b) for a in range(n) for b in near[a] if a < b]
     heapq.heapify(heap)
     merges = []
     while heap:
-        c, a, b, va, vb = heapq.heappop(heap)
+        first, c, a, b, va, vb = heapq.heappop(heap)
         if version[a] != va or version[b] != vb:
             continue   # one side changed since this pair was scored
-        merges.append((-c, a, b))
+        merges.append((1.0 if first == 0 else -c, a, b))
         sums[a] += sums[b]
+        area[a] += area[b]
+        sliver[a] = sliver[a] and sliver[b]
         version[a] += 1
         version[b] = -1   # b is gone
         for k in near[b]:
@@ -153,8 +169,7 @@ def merge_order(segments: np.ndarray, sums: np.ndarray) -> list:
         near[a].discard(b)
         near[a].discard(a)
         for k in near[a]:
-            x, y = (a, k) if a < k else (k, a)
-            heapq.heappush(heap, (-cos(x, y), x, y, version[x], version[y]))
+            heapq.heappush(heap, entry(a, k))
     return merges
 
 
@@ -268,7 +283,7 @@ def _merged_region(features: Features, points: np.ndarray, sims: list, threshold
     """``region_steps``' "merge" method: the merged groups of segments that hold the points."""
     image = np.asarray(features.image.convert("RGB"))
     segments = image_segments(image)
-    merges = merge_order(segments, segment_features(features, segments))
+    merges = merge_order(segments, segment_features(features, segments), int(SEGMENT_SMALL * segments.size))
     groups = merged_groups(int(segments.max()) + 1, merges, threshold)[segments]
     iy, ix = np.round(points[:, 1]).astype(int), np.round(points[:, 0]).astype(int)
     above = np.isin(groups, groups[iy, ix])

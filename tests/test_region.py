@@ -146,9 +146,24 @@ def test_merge_refuses_otsu_and_unknown_methods(scene_image):
 def test_merge_order_is_most_alike_first():
     from dragnb.region import merge_order, merged_groups
 
-    segments = np.array([[0, 1, 2]])
+    segments = np.repeat(np.repeat(np.array([[0, 1, 2]]), 3, axis=0), 3, axis=1)   # three 3x3 pieces in a row
     sums = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])   # 0 and 1 alike, 2 unlike both
     merges = merge_order(segments, sums)
     assert [(a, b) for _, a, b in merges] == [(0, 1), (0, 2)] and merges[0][0] > merges[1][0]
     assert list(merged_groups(3, merges, 0.5)) == [0, 0, 2]
     assert len(set(merged_groups(3, merges, -1.0))) == 1
+
+
+def test_slivers_and_small_pieces_join_their_most_alike_neighbour_first():
+    from dragnb.region import merge_order, merged_groups
+
+    segments = np.zeros((6, 9), int)
+    segments[:, 3] = 1                # a one-pixel-wide line between two pieces
+    segments[:, 4:] = 2
+    sums = np.array([[1.0, 0.0], [0.3, 0.7], [0.0, 1.0]])   # the line is more like piece 2, and alike neither
+    merges = merge_order(segments, sums)
+    assert merges[0] == (1.0, 1, 2)   # first, whatever the cosine, into its most alike neighbour
+    g = merged_groups(3, merges, 0.99)
+    assert g[1] == g[2] != g[0]
+    small = merge_order(np.array([[0] * 8 + [1] * 8 + [2] * 2] * 4), sums, small=10)   # piece 2: 8 px
+    assert small[0][0] == 1.0 and 2 in small[0][1:]
