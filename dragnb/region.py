@@ -13,7 +13,7 @@ scenes, see ``python -m dragnb.bench regions``):
 2. **features per segment**: the mean of the (unit) DIFT features under each piece;
 3. **merging**: neighbouring pieces join, the most alike pair (cosine of their mean
    features) first, until no neighbours are more alike than ``threshold`` (``"auto"``:
-   0.8, measured on held-apart scenes): an object is the pieces that look like one thing;
+   0.88, chosen on scenes apart from the benchmark's): an object is the pieces that look like one thing;
 4. the merged group holding the handle, holes filled; then **grow / shrink**.
 
 ``"threshold"`` (the first recipe):
@@ -44,7 +44,7 @@ from .features import Features, dift_features, similarity_map
 from .images import check_points
 from .loading import DiffusionModel
 
-MERGE_AUTO = 0.8        # "merge": the cosine at which merging stops (best of 0.75-0.95 on held-apart scenes)
+MERGE_AUTO = 0.88       # "merge": the cosine at which merging stops (best of 0.8-0.95 on two sets of scenes apart from the benchmark's)
 SEGMENT_SCALE = 200.0   # felzenszwalb's scale: larger makes bigger pieces
 SEGMENT_SIGMA = 0.3     # felzenszwalb's smoothing before cutting (0.3 keeps a 64 px sun apart from its sky)
 SEGMENT_SMALL = 0.004    # pieces under this share of the image (and slivers) join their most alike neighbour first
@@ -202,7 +202,7 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
             the first point's threshold, and the region keeps every connected part that holds a
             point: a point added only ever adds to the region.
         threshold: a cosine similarity in [-1, 1] (lower: a bigger region), or ``"auto"``
-            ("merge": 0.8; "threshold": halfway from the 75th percentile of the refined map to
+            ("merge": 0.88; "threshold": halfway from the 75th percentile of the refined map to
             1), or ``"otsu"`` ("threshold" only: Otsu's split of the refined map).
         method: ``"merge"`` (segments merged by their features) or ``"threshold"`` (the
             similarity map thresholded); see the module doc.
