@@ -251,8 +251,9 @@ def _overlap(found: np.ndarray, truth: np.ndarray) -> dict:
 
 def region_scores(model="tiny", n: int = 40, seed: int = REGION_SEED) -> list:
     """For every visible keypoint of every draggable object in ``n`` held-apart scenes: the IoU,
-    precision and recall with the object's true mask of ``find_region`` and of two baselines (a
-    disc of 1/8 of the image around the handle, a colour flood fill from it)."""
+    precision and recall with the object's true mask of ``find_region`` (its default and
+    ``method="threshold"``) and of two baselines (a disc of 1/8 of the image around the handle, a
+    colour flood fill from it)."""
     from .features import dift_features
     from .region import find_region
 
@@ -268,6 +269,7 @@ def region_scores(model="tiny", n: int = 40, seed: int = REGION_SEED) -> list:
             if i not in scene.draggable() or truth.sum() < 4 or not truth[y, x]:
                 continue   # a hidden keypoint, or one that is not on its object's visible part
             found = {"dragnb": find_region(m, image, kp, features=feats),
+                     "thresh": find_region(m, image, kp, features=feats, method="threshold"),
                      "disc": disc_region(truth.shape, kp, size / 8), "flood": flood_region(image, kp)}
             rows.append({"scene": s, "kind": scene.objects[i].kind, "key": key,
                          **{name: _overlap(f, truth) for name, f in found.items()}})
@@ -275,7 +277,7 @@ def region_scores(model="tiny", n: int = 40, seed: int = REGION_SEED) -> list:
 
 
 def region_summary(rows: list) -> str:
-    methods = ("dragnb", "disc", "flood")
+    methods = ("dragnb", "thresh", "disc", "flood")   # thresh: find_region(method="threshold"), the first recipe
 
     def mean(sub, name, what="iou"):
         return float(np.mean([r[name][what] for r in sub]))

@@ -50,9 +50,10 @@ def test_the_flood_baseline_finds_a_flat_object_and_the_disc_is_a_disc():
 
 def test_region_scores_compare_find_region_with_the_baselines_per_kind():
     rows = bench.region_scores("tiny", n=2)
-    assert rows and all(0 <= r[m]["iou"] <= 1 for r in rows for m in ("dragnb", "disc", "flood"))
+    assert rows and all(0 <= r[m]["iou"] <= 1 for r in rows for m in ("dragnb", "thresh", "disc", "flood"))
+    assert any(r["dragnb"] != r["thresh"] for r in rows)   # the two methods of find_region are both run
     text = bench.region_summary(rows)
-    assert "by object kind" in text and "dragnb" in text
+    assert "by object kind" in text and "dragnb" in text and "thresh" in text
 
 
 def test_drag_option_flags_are_typed_by_their_fields():
