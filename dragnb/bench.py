@@ -255,7 +255,7 @@ def region_scores(model="tiny", n: int = 40, seed: int = REGION_SEED) -> list:
     ``method="threshold"``) and of two baselines (a disc of 1/8 of the image around the handle, a
     colour flood fill from it)."""
     from .features import dift_features
-    from .region import find_region
+    from .region import find_region, image_pieces
 
     m = load(model, verbose=False)
     size, rows = m.native_size, []
@@ -263,12 +263,13 @@ def region_scores(model="tiny", n: int = 40, seed: int = REGION_SEED) -> list:
         scene = random_scene(s)
         image, masks = np.asarray(scene.render(size)), scene.masks(size)
         feats = dift_features(m, image)
+        pieces = image_pieces(feats)
         for (i, key), kp in scene.keypoints(size).items():
             truth = masks[i]
             y, x = int(round(kp[1])), int(round(kp[0]))
             if i not in scene.draggable() or truth.sum() < 4 or not truth[y, x]:
                 continue   # a hidden keypoint, or one that is not on its object's visible part
-            found = {"dragnb": find_region(m, image, kp, features=feats),
+            found = {"dragnb": find_region(m, image, kp, features=feats, pieces=pieces),
                      "thresh": find_region(m, image, kp, features=feats, method="threshold"),
                      "disc": disc_region(truth.shape, kp, size / 8), "flood": flood_region(image, kp)}
             rows.append({"scene": s, "kind": scene.objects[i].kind, "key": key,

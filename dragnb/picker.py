@@ -202,7 +202,8 @@ class PointPicker:
         self._painting = False
         self._suggestion = None
         self._region_points = []   # points the suggested region must hold (image pixels)
-        self._features = None      # the image's DIFT features, computed once for the suggestions
+        self._features = None      # the image's DIFT features and pieces, computed once for the suggestions
+        self._pieces = None
         self._build()
         self.redraw(image=True)
 
@@ -374,12 +375,14 @@ class PointPicker:
 
     def _suggest(self, threshold):
         from .features import dift_features
-        from .region import region_steps
+        from .region import image_pieces, region_steps
 
         if self._features is None:
             self._features = dift_features(self.model, self.state.image)
+        if self._pieces is None:
+            self._pieces = image_pieces(self._features)
         steps = region_steps(None, self.state.image, self._region_points, threshold=threshold,
-                             features=self._features)
+                             features=self._features, pieces=self._pieces)
         self._suggestion = steps.mask
         if threshold == "auto":   # show where the automatic threshold put the slider, without re-suggesting
             points, self._region_points = self._region_points, []

@@ -96,14 +96,15 @@ def region(steps, image, title: str | None = None):
     """What ``dragnb.region_steps`` returns, drawn: similarity, refined, above threshold, steps."""
     fig, axes = _figure(4, 3)
     points = list(steps.points) or [steps.handle]
-    merge = getattr(steps, "method", "threshold") == "merge"
+    merge = steps.method == "merge"
     heatmap(image, steps.similarity, points, ax=axes[0], title="1. similarity")
     if merge:   # the image's pieces, each shown with its mean similarity
-        from skimage.segmentation import find_boundaries, mark_boundaries
+        from skimage.segmentation import find_boundaries
 
         heatmap(image, steps.refined, points, ax=axes[1], title="2. pieces, mean similarity")
-        axes[1].imshow(mark_boundaries(np.zeros(steps.segments.shape + (3,)), steps.segments, color=(1, 1, 1)),
-                       alpha=(find_boundaries(steps.segments) * 0.5).astype(float))
+        edges = np.zeros(steps.segments.shape + (4,))
+        edges[find_boundaries(steps.segments)] = (1, 1, 1, 0.5)   # white, half see-through
+        axes[1].imshow(edges)
     else:
         heatmap(image, steps.refined, points, ax=axes[1], title="2. edge-aware")
     mask_overlay(image, steps.above, color=(0.9, 0.6, 0.1), ax=axes[2],

@@ -118,13 +118,30 @@ def segment_features(features: Features, segments: np.ndarray) -> np.ndarray:
     return counts.astype(np.float64) @ unit
 
 
+@dataclass
+class Pieces:
+    """What the "merge" method knows of an image before any point is given: its one-colour pieces
+    and the order they merge in. One per image (``image_pieces``); every point and threshold reuses it."""
+
+    segments: np.ndarray   # (H, W) int labels 0..n-1
+    merges: list           # [(cosine, kept, absorbed), ...], see ``merge_order``
+
+
+def image_pieces(features: Features) -> Pieces:
+    """``features.image`` cut into pieces (``image_segments``) and their merge order (``merge_order``)."""
+    segments = image_segments(np.asarray(features.image.convert("RGB")))
+    merges = merge_order(segments, segment_features(features, segments), int(SEGMENT_SMALL * segments.size))
+    return Pieces(segments, merges)
+
+
 def merge_order(segments: np.ndarray, sums: np.ndarray, small: int = 0) -> list:
     """Greedy merging of neighbouring segments, the most alike pair first (cosine of their summed
     features), down to one group: [(cosine, kept, absorbed), ...] in merge order.
 
     Pieces under ``small`` pixels, and slivers (no pixel whose four neighbours are the piece's
-    own: a line along an anti-aliased edge, a mountain's tip), are merged first, each into its most alike neighbour whatever the cosine; those merges are recorded with
-    cosine 1.0, so every threshold keeps them.
+    own: a line along an anti-aliased edge, a mountain's tip), are merged first, each into its
+    most alike neighbour whatever the cosine; those merges are recorded with cosine 1.0, so
+    every threshold keeps them.
     """
     n = sums.shape[0]
     sums = sums.copy()
@@ -167,7 +184,6 @@ def merge_order(segments: np.ndarray, sums: np.ndarray, small: int = 0) -> list:
                 near[a].add(k)
         near[b] = set()
         near[a].discard(b)
-        near[a].discard(a)
         for k in near[a]:
             heapq.heappush(heap, entry(a, k))
     return merges
@@ -192,7 +208,8 @@ def merged_groups(n: int, merges: list, threshold: float) -> np.ndarray:
 
 def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", grow: int = 0,
                  smooth: float = 1.0, eps: float = 1e-3, fill_holes: bool = True,
-                 features: Features | None = None, method: str = "merge", **dift_kwargs) -> Region:
+                 features: Features | None = None, method: str = "merge", pieces: Pieces | None = None,
+                 **dift_kwargs) -> Region:
     """Find the region around ``handle``, keeping every step (see the module doc).
 
     Args:
@@ -206,6 +223,7 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
             1), or ``"otsu"`` ("threshold" only: Otsu's split of the refined map).
         method: ``"merge"`` (segments merged by their features) or ``"threshold"`` (the
             similarity map thresholded); see the module doc.
+        pieces: ``image_pieces(features)`` computed once, for several calls on one image ("merge").
         grow: pixels to dilate (> 0) or erode (< 0) the final region.
         smooth: guided-filter radius in feature cells (0 turns the refinement off).
         eps: guided-filter regularisation: larger follows colour edges less.
@@ -229,8 +247,8 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
         raise ValueError("find_region needs at least one point (x, y) on the thing to drag")
     sims = [similarity_map(features, tuple(p)) for p in points]
     if method == "merge":
-        return _merged_region(features, points, sims, MERGE_AUTO if threshold == "auto" else threshold,
-                              grow, fill_holes)
+        return _merged_region(pieces or image_pieces(features), points, sims,
+                              MERGE_AUTO if threshold == "auto" else threshold, grow, fill_holes)
     w, h = features.geometry.framed
     cell = max(w / features.grid[0], h / features.grid[1])
     radius = int(round(smooth * cell))
@@ -278,16 +296,14 @@ def find_region(model: DiffusionModel | None, image, handle, threshold="auto", g
     return region_steps(model, image, handle, threshold, grow, smooth, **kwargs).mask
 
 
-def _merged_region(features: Features, points: np.ndarray, sims: list, threshold: float, grow: int,
+def _merged_region(pieces: Pieces, points: np.ndarray, sims: list, threshold: float, grow: int,
                    fill_holes: bool) -> Region:
     """``region_steps``' "merge" method: the merged groups of segments that hold the points."""
-    image = np.asarray(features.image.convert("RGB"))
-    segments = image_segments(image)
-    merges = merge_order(segments, segment_features(features, segments), int(SEGMENT_SMALL * segments.size))
-    groups = merged_groups(int(segments.max()) + 1, merges, threshold)[segments]
+    segments = pieces.segments
+    groups = merged_groups(int(segments.max()) + 1, pieces.merges, threshold)[segments]
     iy, ix = np.round(points[:, 1]).astype(int), np.round(points[:, 0]).astype(int)
     above = np.isin(groups, groups[iy, ix])
-    labels, _ = ndimage.label(above)   # a group is connected by construction; keep what holds a point
+    labels, _ = ndimage.label(above)   # felzenszwalb's pieces may hang on by a corner: keep the parts that hold a point
     mask = np.isin(labels, labels[iy, ix])
     if fill_holes:
         mask = ndimage.binary_fill_holes(mask)

@@ -32,7 +32,7 @@ from .inversion import Inversion, ddim_step, invert, predict
 from .loading import SD15, DiffusionModel
 from .lora import ADAPTER, fit_identity_lora, remove_lora, use_lora
 from .reference import ReferenceTokens, denoise_with_reference, reference_attention
-from .region import find_region, grow_mask
+from .region import find_region, grow_mask, image_pieces
 from .warp import warped_image
 
 
@@ -139,10 +139,12 @@ def _warn_if_photo_on_teaching_model(model: DiffusionModel, image) -> None:
 
 
 def handle_regions(model: DiffusionModel, image, handles, prompt: str = "") -> list:
-    """The region under each handle (``find_region``, one DIFT pass): [(H, W) bool, ...]."""
+    """The region under each handle (``find_region``, one DIFT pass, the image cut into pieces
+    once): [(H, W) bool, ...]."""
     image = load_image(image)
     feats = dift_features(model, image, prompt=prompt)
-    return [find_region(model, image, hp, features=feats) for hp in handles]
+    pieces = image_pieces(feats)
+    return [find_region(model, image, hp, features=feats, pieces=pieces) for hp in handles]
 
 
 def drag_region(model: DiffusionModel, image, handles, targets, grow: int | None = None,
