@@ -418,7 +418,7 @@ def main(argv=None):
                                      "structure ('published') against dragnb's default, interleaved")
     co.add_argument("--model", default="tiny", help="a model dragnb.load reads, or random-sd15 (SD 1.5's "
                     "shape, random weights: no download)")
-    co.add_argument("--size", type=int, default=None, help="image side (default: the model's native size)")
+    co.add_argument("--size", type=int, default=None, help="the input image's side (default: the model's native size); the drag itself runs at the model's native size, as every drag does")
     co.add_argument("--repeats", type=int, default=2)
     _option_flags(co)
     args = p.parse_args(argv)
