@@ -341,11 +341,12 @@ PUBLISHED_COST = {"reference_source": "recompute", "preserve": "step"}
 DEFAULT_COST = {}   # dragnb's defaults
 
 
-def cost_runs(model="tiny", size: int | None = None, repeats: int = 2, **options) -> list:
+def cost_runs(model="tiny", repeats: int = 2, **options) -> list:
     """The same edit (a 30%-of-the-side drag, mask "all", tolerance 0 so every step runs) in the
-    "published" and the default configuration, interleaved ``repeats`` times; returns their results."""
+    "published" and the default configuration, interleaved ``repeats`` times; returns their results.
+    The image is ``options["size"]`` pixels square (the size the drag works at), else the model's native size."""
     m = _cost_model(model)
-    side = size or m.native_size
+    side = options.get("size") or m.native_size
     image = np.asarray(random_scene(SEED).render(side)) if m.native_size <= 64 else \
         np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
     h, t = (side * 0.35, side * 0.5), (side * 0.65, side * 0.5)
@@ -418,12 +419,11 @@ def main(argv=None):
                                      "structure ('published') against dragnb's default, interleaved")
     co.add_argument("--model", default="tiny", help="a model dragnb.load reads, or random-sd15 (SD 1.5's "
                     "shape, random weights: no download)")
-    co.add_argument("--size", type=int, default=None, help="the input image's side (default: the model's native size); the drag itself runs at the model's native size, as every drag does")
     co.add_argument("--repeats", type=int, default=2)
     _option_flags(co)
     args = p.parse_args(argv)
     if args.which == "cost":
-        print(cost_summary(cost_runs(args.model, args.size, args.repeats, **_options(args))))
+        print(cost_summary(cost_runs(args.model, args.repeats, **_options(args))))
         return
     if args.which == "regions":
         print(region_summary(region_scores(args.model, args.n, args.seed)))

@@ -78,6 +78,8 @@ class DragOptions:
                                  # inversion of the image warped along the drags ("warp", FastDrag-style,
                                  # see warp.py; the teaching model's default, see its model card)
     preview_every: int = 0       # decode a preview every k steps (0: never)
+    size: int | None = None      # the long side the drag works at, in pixels; None: the model's native size
+                                 # (SD 1.5: 512, as DragDiffusion; smaller is faster on a CPU, and coarser)
 
     @classmethod
     def for_model(cls, model: DiffusionModel, **given) -> "DragOptions":
@@ -114,6 +116,8 @@ class DragOptions:
             setattr(self, name, validate.number(name, getattr(self, name), int, lo, hi))
         if self.seam is not None:
             self.seam = validate.number("seam", self.seam, int, 0, 10_000)
+        if self.size is not None:
+            self.size = validate.number("size", self.size, int, model.multiple, 4096)
         for name, lo, lo_open, hi in (("strength", 0, True, 1), ("lr", 0, True, None), ("lora_lr", 0, True, None),
                                       ("lam", 0, False, None), ("tolerance", 0, False, None),
                                       ("feature_scale", 0, True, 1)):

@@ -138,22 +138,22 @@ def _warn_if_photo_on_teaching_model(model: DiffusionModel, image) -> None:
                       stacklevel=3)
 
 
-def handle_regions(model: DiffusionModel, image, handles, prompt: str = "") -> list:
-    """The region under each handle (``find_region``, one DIFT pass, the image cut into pieces
-    once): [(H, W) bool, ...]."""
+def handle_regions(model: DiffusionModel, image, handles, prompt: str = "", size: int | None = None) -> list:
+    """The region under each handle (``find_region``, one DIFT pass at ``size``, the image cut into
+    pieces once): [(H, W) bool, ...]."""
     image = load_image(image)
-    feats = dift_features(model, image, prompt=prompt)
+    feats = dift_features(model, image, prompt=prompt, size=size)
     pieces = image_pieces(feats)
     return [find_region(model, image, hp, features=feats, pieces=pieces) for hp in handles]
 
 
 def drag_region(model: DiffusionModel, image, handles, targets, grow: int | None = None,
-              prompt: str = "", regions: list | None = None) -> np.ndarray:
+              prompt: str = "", regions: list | None = None, size: int | None = None) -> np.ndarray:
     """The region under each handle (``find_region``), swept along its path to the target."""
     image = load_image(image)
     w, h = image.size
     grow = max(1, round(max(w, h) / 32)) if grow is None else grow
-    regions = handle_regions(model, image, handles, prompt) if regions is None else regions
+    regions = handle_regions(model, image, handles, prompt, size) if regions is None else regions
     out = np.zeros((h, w), bool)
     for region, hp, tp in zip(regions, handles, targets):
         d = np.asarray(tp) - np.asarray(hp)
@@ -232,7 +232,7 @@ class DragSession:
         if o.lora:
             def fit():
                 from .images import prepare as prep
-                _, x, _ = prep(self.image, m.native_size, m.multiple)
+                _, x, _ = prep(self.image, m.native_size, m.multiple, o.size)
                 return fit_identity_lora(m, m.encode(x), m.embed(self.prompt), steps=o.lora_steps,
                                          rank=o.lora_rank, lr=o.lora_lr, seed=self.seed)
             self.lora_losses = self._timed("lora", fit)
@@ -243,10 +243,10 @@ class DragSession:
             self._tokens = ReferenceTokens(o.reference_store)
             record = reference_attention(m, o.reference_blocks, record=self._tokens)
         with use_lora(m, self._lora), record:
-            self.inversion = self._timed("inversion", invert, m, self.image, self.prompt, o.strength, o.steps)
+            self.inversion = self._timed("inversion", invert, m, self.image, self.prompt, o.strength, o.steps, o.size)
         regions = None
         if self.user_mask is None or o.init == "warp":
-            regions = self._timed("region", handle_regions, m, self.image, self.start, self.prompt)
+            regions = self._timed("region", handle_regions, m, self.image, self.start, self.prompt, o.size)
         if self.user_mask is None:
             self.mask = self._timed("region", drag_region, m, self.image, self.start, self.targets,
                                     prompt=self.prompt, regions=regions)
@@ -259,7 +259,7 @@ class DragSession:
             self.warped = self._timed("warp", warped_image, self.image, regions, self.start, self.targets,
                                       self.mask)
             with use_lora(m, self._lora):
-                start = self._timed("inversion", invert, m, self.warped, self.prompt, o.strength, o.steps)
+                start = self._timed("inversion", invert, m, self.warped, self.prompt, o.strength, o.steps, o.size)
             self._latent = start.latent.detach().clone()
             self._handles = self.targets.copy()   # tracking checks where the warped content is
 

@@ -33,7 +33,7 @@ def per_step(fn, n: int) -> float:
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="tiny", help="'tiny', 'sd15' (random SD-1.5 shape) or a path/hub id")
-    p.add_argument("--size", type=int, default=None, help="image side (default: the model's native size)")
+    p.add_argument("--size", type=int, default=None, help="image side, and the size the drag works at (default: the model's native size)")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--device", default="auto")
     args = p.parse_args()
@@ -49,7 +49,7 @@ def main():
     results = {}
     for preserve in ("latent", "step"):
         s = DragSession(model, image, [(size * 0.3, size * 0.5)], [(size * 0.7, size * 0.5)], mask="all",
-                        preserve=preserve, max_iters=10_000, tolerance=0.0, steps=10, lora=False)
+                        preserve=preserve, max_iters=10_000, tolerance=0.0, steps=10, lora=False, size=size)
         s.prepare()
         steps = optimise(model, s.problem(), s.options)
         next(steps)

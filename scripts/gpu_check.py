@@ -39,7 +39,7 @@ def main():
             torch.cuda.reset_peak_memory_stats()
             start = time.time()
             r = dragnb.drag(model, image, [(s * 0.3, s * 0.5)], [(s * 0.6, s * 0.5)], mask="all", lora=lora,
-                            max_iters=args.steps, tolerance=0.0, **extra)
+                            max_iters=args.steps, tolerance=0.0, size=s, **extra)
             total = time.time() - start
             peak = torch.cuda.max_memory_allocated() / 2 ** 30
             print(f"\n{name}, LoRA {'on' if lora else 'off'}: {total:.1f} s per edit ({len(r.history)} steps), "

@@ -167,7 +167,8 @@ def test_original_supervision_pulls_towards_the_originals_patch_not_the_current_
 
 @pytest.mark.parametrize("option, words", [(dict(supervise="pixels"), "supervise"),
                                            (dict(drag_per_denoise=-1), "drag_per_denoise"),
-                                           (dict(seam=-2), "seam")])
+                                           (dict(seam=-2), "seam"),
+                                           (dict(size=3), "size"), (dict(size="big"), "size")])
 def test_bad_optimisation_choices_are_named(tiny_sd, scene_image, option, words):
     with pytest.raises(ValueError, match=words):
         dragnb.DragSession(tiny_sd, scene_image, [(5, 5)], [(9, 9)], **option)
@@ -222,3 +223,16 @@ def test_the_result_counts_each_stages_unet_passes(tiny_sd, scene_image):
     # and one to track on the last latent
     assert p["optimisation"] == {"forward": n + 1, "backward": n}
     assert "whole edit" in r.costs() and "inversion" in r.costs()
+
+
+def test_size_sets_the_resolution_the_drag_works_at_and_the_result_keeps_the_images(tiny_sd, scene_image):
+    s = dragnb.DragSession(tiny_sd, scene_image, [(15, 13)], [(22, 13)], size=64, **FAST)
+    s.prepare()
+    assert tuple(s.inversion.latent.shape[-2:]) == (32, 32)   # 64 px / the VAE's x2 (native 32 px: 16x16)
+    for _ in s.run():
+        pass
+    r = s.result()
+    assert r.image.size == (32, 32) and r.mask.shape == (32, 32) and r.mask[13, 15]
+    native = dragnb.DragSession(tiny_sd, scene_image, [(15, 13)], [(22, 13)], **FAST)
+    native.prepare()
+    assert tuple(native.inversion.latent.shape[-2:]) == (16, 16)
