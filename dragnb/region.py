@@ -44,7 +44,8 @@ from .features import Features, dift_features, similarity_map
 from .images import check_points
 from .loading import DiffusionModel
 
-MERGE_AUTO = 0.88       # "merge": the cosine at which merging stops (best of 0.8-0.95 on two sets of scenes apart from the benchmark's)
+MERGE_AUTO = 0.88       # "merge": the cosine at which merging stops (best of 0.8-0.95 on two sets of
+                        # scenes apart from the benchmark's)
 SEGMENT_SCALE = 200.0   # felzenszwalb's scale: larger makes bigger pieces
 SEGMENT_SIGMA = 0.3     # felzenszwalb's smoothing before cutting (0.3 keeps a 64 px sun apart from its sky)
 SEGMENT_SMALL = 0.004    # pieces under this share of the image (and slivers) join their most alike neighbour first
@@ -268,17 +269,23 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
         thr = float(threshold)
     sim, refined = np.max(sims, axis=0), np.max(refined_each, axis=0)
     above = refined >= thr
+    pts = tuple((float(x), float(y)) for x, y in points)
+    return Region(pts[0], sim, refined, thr, above, _holding(above, points, fill_holes, grow), pts)
+
+
+def _holding(above: np.ndarray, points: np.ndarray, fill_holes: bool, grow: int) -> np.ndarray:
+    """The connected parts of ``above`` (H, W) bool that hold the points (N, 2) [x, y], holes filled,
+    grown by ``grow`` pixels; every point inside. Both methods end here."""
     iy, ix = np.round(points[:, 1]).astype(int), np.round(points[:, 0]).astype(int)
     seeds = above.copy()
     seeds[iy, ix] = True
-    labels, _ = ndimage.label(seeds)
+    labels, _ = ndimage.label(seeds)   # "merge": pieces may hang on by a corner; keep the parts that hold a point
     mask = np.isin(labels, labels[iy, ix])
     if fill_holes:
         mask = ndimage.binary_fill_holes(mask)
     mask = grow_mask(mask, grow)
     mask[iy, ix] = True
-    pts = tuple((float(x), float(y)) for x, y in points)
-    return Region(pts[0], sim, refined, thr, above, mask, pts)
+    return mask
 
 
 def find_region(model: DiffusionModel | None, image, handle, threshold="auto", grow: int = 0,
@@ -303,12 +310,7 @@ def _merged_region(pieces: Pieces, points: np.ndarray, sims: list, threshold: fl
     groups = merged_groups(int(segments.max()) + 1, pieces.merges, threshold)[segments]
     iy, ix = np.round(points[:, 1]).astype(int), np.round(points[:, 0]).astype(int)
     above = np.isin(groups, groups[iy, ix])
-    labels, _ = ndimage.label(above)   # felzenszwalb's pieces may hang on by a corner: keep the parts that hold a point
-    mask = np.isin(labels, labels[iy, ix])
-    if fill_holes:
-        mask = ndimage.binary_fill_holes(mask)
-    mask = grow_mask(mask, grow)
-    mask[iy, ix] = True
+    mask = _holding(above, points, fill_holes, grow)
     sim = np.max(sims, axis=0)
     per_segment = np.asarray(ndimage.mean(sim, labels=segments, index=np.arange(segments.max() + 1)),
                              np.float32)[segments]

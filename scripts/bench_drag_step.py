@@ -33,7 +33,8 @@ def per_step(fn, n: int) -> float:
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="tiny", help="'tiny', 'sd15' (random SD-1.5 shape) or a path/hub id")
-    p.add_argument("--size", type=int, default=None, help="image side, and the size the drag works at (default: the model's native size)")
+    p.add_argument("--size", type=int, default=None,
+                   help="image side, and the size the drag works at (default: the model's native size)")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--device", default="auto")
     args = p.parse_args()
