@@ -127,12 +127,12 @@ def check_mask(mask, size) -> np.ndarray | str | None:
 _WARNED_PHOTO = []
 
 
-def _warn_if_photo_on_teaching_model(model: DiffusionModel, image) -> None:
-    """Once per process: the teaching model knows only 64-px landscapes."""
+def _warn_if_photo_on_teaching_model(model: DiffusionModel, image, size: int | None) -> None:
+    """Once per process: the teaching model knows only 64-px landscapes (``size``: the drag's working side)."""
     if model.name == "tiny" and max(image.size) > 2 * model.native_size and not _WARNED_PHOTO:
         _WARNED_PHOTO.append(True)
         warnings.warn(f"this {image.width}x{image.height} image goes to the teaching model, which knows only "
-                      f"{model.native_size}-px landscapes: it is worked on at {model.native_size} px and comes "
+                      f"{model.native_size}-px landscapes: it is worked on at {size or model.native_size} px and comes "
                       "back smudged inside the editable region (outside it stays your own pixels). For photos, "
                       f"load Stable Diffusion on a GPU: dragnb.load('{SD15}').",
                       stacklevel=3)
@@ -185,12 +185,12 @@ class DragSession:
                  seed: int = 0, **options):
         self.model = model
         self.image = load_image(image).copy()
-        _warn_if_photo_on_teaching_model(model, self.image)
         self.start, self.targets = check_drag_points(handles, targets, self.image.size)
         self.user_mask = check_mask(mask, self.image.size)
         self.prompt = validate.text("prompt", prompt)
         self.seed = validate.number("seed", seed, int, 0)
         self.options = DragOptions.for_model(model, **options)
+        _warn_if_photo_on_teaching_model(model, self.image, self.options.size)
         self.history: list = []
         self.timings: dict = {}          # seconds per stage
         self.passes: dict = {}           # per stage: UNet passes {"forward": images, "backward": images}

@@ -77,3 +77,14 @@ def test_a_point_on_a_mountain_lights_up_the_other_mountains(tiny):
     sim = dragnb.similarity_map(dragnb.dift_features(tiny, scene.render(64)), (xs[len(xs) // 2], ys[len(ys) // 2]))
     others = np.concatenate([sim[masks[j]] for j in mountains[1:]]).mean()
     assert len(mountains) >= 2 and others > 0.4 and others > sim[~masks[mountains].any(0)].mean() + 0.5
+
+
+def test_the_teaching_models_drag_works_at_twice_its_size_and_returns_its_own(tiny):
+    image = random_scene(1_000_003).render(64)
+    s = dragnb.DragSession(tiny, image, [(20, 30)], [(26, 30)], max_iters=2)
+    assert s.options.size == 128                        # its dragnb.json: thin parts survive the x4 autoencoder
+    s.prepare()
+    assert s.inversion.latent.shape[-2:] == (32, 32)    # 128 px through the x4 autoencoder
+    r = s.result()
+    assert r.image.size == (64, 64) and r.mask.shape == (64, 64)
+    assert dragnb.DragOptions.for_model(tiny, size=None).size is None   # the caller's value wins
