@@ -6,6 +6,8 @@ targets) and ``mask`` (uint8 H x W, 1 = editable). A pickle can run code when lo
 so it is read with an unpickler that allows plain Python values and exactly numpy's
 array-reconstruction functions, nothing else. It is written with numpy's classic
 module names, so that older numpy versions (and DragBench's own scripts) read it too.
+
+``SAMPLES`` is a folder of four real DragBench samples that ships with the package.
 """
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ from PIL import Image
 
 from . import validate
 from .images import check_points, load_image
+
+# four real DragBench samples shipped with the package (DragDiffusion's benchmark, Shi et al.,
+# CVPR 2024: github.com/Yujun-Shi/DragDiffusion); their README says where they come from
+SAMPLES = Path(__file__).resolve().parent / "data" / "dragbench-samples"
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),

@@ -10,7 +10,6 @@ from dragnb import dragbench as db
 from dragnb.metrics import image_fidelity, mean_distance
 from dragnb.teaching.scenes import random_scene
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "dragbench-samples"
 FAST = dict(max_iters=3, steps=10)
 TINY_DIFT = dict(t=None, up_block=None)   # MD with the teaching model's own DIFT defaults
 
@@ -87,9 +86,20 @@ def test_samples_are_found_in_both_layouts(bench_dir):
     assert [(c, n) for c, n, _ in found if c != "broken"] == [("animals", "s2"), ("land_scape", "s0"),
                                                               ("land_scape", "s1")]
     assert len([c for c, _, _ in found if c == "broken"]) == 5
-    if SAMPLES.exists():
-        assert {c for c, _, _ in db.find_samples(SAMPLES)} == {"animals", "human_head", "land_scape",
-                                                               "other_objects"}
+    assert {c for c, _, _ in db.find_samples(db.SAMPLES)} == {"animals", "human_head", "land_scape",
+                                                              "other_objects"}
+
+
+def test_the_shipped_samples_are_package_data():
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((Path(db.__file__).parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["dragnb"]
+    files = [p.relative_to(Path(db.__file__).parent).as_posix() for p in db.SAMPLES.rglob("*") if p.is_file()]
+    assert len(files) == 13   # a README and three files in each of four samples
+    missing = [f for f in files if not any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/") for g in globs)]
+    assert not missing, f"not in pyproject.toml's package-data (a wheel would lack them): {missing}"
 
 
 def test_the_benchmark_records_failures_by_name_and_goes_on(tiny, bench_dir, tmp_path):
@@ -140,10 +150,8 @@ def test_an_interrupted_run_loses_at_most_the_sample_in_flight(tiny, bench_dir, 
 
 
 def test_the_command_line_runs_the_real_samples(tmp_path, capsys):
-    if not SAMPLES.exists():
-        pytest.skip("shared/dragbench-samples not present")
     from dragnb.bench import main
-    main(["dragbench", str(SAMPLES), "--model", "tiny", "--md-model", "tiny", "--no-fidelity",
+    main(["dragbench", str(db.SAMPLES), "--model", "tiny", "--md-model", "tiny", "--no-fidelity",
           "--out", str(tmp_path), "--max-iters", "2"])
     table = capsys.readouterr().out
     assert table.splitlines()[-1].split()[:3] == ["all", "4", "0"]

@@ -1,6 +1,5 @@
 """The point picker's state and the DragBench format, without a browser."""
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,12 +7,11 @@ import torch
 from PIL import Image
 
 import dragnb
-from dragnb.dragbench import read_meta, read_sample, write_sample
+from dragnb.dragbench import SAMPLES, read_meta, read_sample, write_sample
 from dragnb.features import Features
 from dragnb.images import Geometry
 from dragnb.picker import PickerState, display_scale
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "dragbench-samples"
 
 
 def test_small_images_are_zoomed_by_whole_numbers_and_large_ones_shrunk():
@@ -96,7 +94,6 @@ def test_the_restricted_unpickler_refuses_code(tmp_path):
         read_meta(tmp_path / "meta_data.pkl")
 
 
-@pytest.mark.skipif(not SAMPLES.exists(), reason="shared/dragbench-samples not present")
 def test_real_dragbench_samples_read_and_write_back_identically(tmp_path):
     for folder in sorted(p for p in SAMPLES.iterdir() if p.is_dir()):
         s = read_sample(folder)
