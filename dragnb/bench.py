@@ -91,24 +91,33 @@ def _case(scene, kind, rng, size):
         key = {"sun": "center", "tree": "top", "house": "roof", "creature": "head"}[objs[i].kind]
         d = rng.uniform(0.1, 0.2) * rng.choice([-1, 1])
         dx, dy = (d, 0.0) if rng.random() < 0.7 else (0.0, d * 0.6)
-        edited = scene.moved(i, dx, dy)
-        name = f"move {objs[i].kind}"
     else:
         key = {"peak": "peak", "tree": "top", "tail": "tail"}[kind]
         dx, dy = {"peak": (rng.uniform(-0.05, 0.05), -rng.uniform(0.08, 0.15)),
                   "tree": (0.0, -rng.uniform(0.06, 0.12)),
                   "tail": (rng.uniform(-0.05, 0.05), -rng.uniform(0.08, 0.14))}[kind]
-        edited = scene.reshaped(i, key, dx, dy)
-        name = {"peak": "raise peak", "tree": "grow tree", "tail": "bend tail"}[kind]
-    kp = scene.keypoints(size, inside=False).get((i, key))
-    new = edited.keypoints(size, inside=False).get((i, key))
+    c = edit_case(scene, i, key, dx, dy, size, move=kind == "move")
+    if c is None:
+        return None
+    inside = all(2 <= v <= size - 3 for v in (*c.handle, *c.target))
+    if not inside or not masks[i][int(round(c.handle[1])), int(round(c.handle[0]))] and kind != "tail":
+        return None
+    return c
+
+
+def edit_case(scene, index: int, key: str, dx: float, dy: float, size: int = 64, move: bool = False) -> Case | None:
+    """The case of one edit of ``scene``: object ``index`` moved by (dx, dy) (``move``), or its
+    keypoint ``key`` displaced by (dx, dy) (fractions of the side); None if the keypoint is hidden."""
+    edited = scene.moved(index, dx, dy) if move else scene.reshaped(index, key, dx, dy)
+    kind = scene.objects[index].kind
+    name = f"move {kind}" if move else {"peak": "raise peak", "top": "grow tree", "tail": "bend tail"}.get(
+        key, f"reshape {kind}")
+    kp = scene.keypoints(size, inside=False).get((index, key))
+    new = edited.keypoints(size, inside=False).get((index, key))
     if kp is None or new is None:
         return None
-    inside = all(2 <= v <= size - 3 for v in (*kp, *new))
-    if not inside or not masks[i][int(round(kp[1])), int(round(kp[0]))] and kind != "tail":
-        return None
-    return Case(name, np.asarray(scene.render(size)), np.asarray(edited.render(size)), masks[i],
-                (float(kp[0]), float(kp[1])), (float(new[0]), float(new[1])), scene, i, key, kind == "move")
+    return Case(name, np.asarray(scene.render(size)), np.asarray(edited.render(size)), scene.masks(size)[index],
+                (float(kp[0]), float(kp[1])), (float(new[0]), float(new[1])), scene, index, key, move)
 
 
 def locate(case: Case, result: np.ndarray, reach: int) -> tuple:
@@ -129,6 +138,40 @@ def locate(case: Case, result: np.ndarray, reach: int) -> tuple:
     fine = [(best[0] + a, best[1] + b) for a in np.arange(-1.5, 1.51, 0.5) for b in np.arange(-1.5, 1.51, 0.5)]
     best = min(fine, key=err)
     return case.handle[0] + best[0], case.handle[1] + best[1]
+
+
+def picture_distance(case: Case, image) -> float:
+    """How far, in pixels, the keypoint's content in ``image`` (the case's size) is from the target."""
+    length = float(np.hypot(case.target[0] - case.handle[0], case.target[1] - case.handle[1]))
+    found = locate(case, np.asarray(image), int(np.ceil(length)) + 4)
+    return float(np.hypot(found[0] - case.target[0], found[1] - case.target[1]))
+
+
+@dataclass
+class Seen:
+    """One look at a drag under way: its distance to the target twice, and the picture."""
+
+    step: int          # optimisation steps taken
+    tracking: float    # where point tracking finds the handle's feature, pixels to the target
+    picture: float     # where the content is in the picture (``picture_distance``), pixels to the target
+    image: object      # the picture: what the drag would give if it stopped here (PIL)
+
+
+def watch(session, case: Case, every: int = 1) -> tuple:
+    """Run ``session`` (a ``DragSession`` on ``case``'s image and drag) to the end, looking every
+    ``every`` steps at both distances, each taken on the same latent: tracking's (``DragStep.distance``)
+    and the picture's (the latent denoised as the result would be, ``DragSession.outcome``, located
+    in the scene world). Returns (the ``DragResult``, [``Seen``, ...]) with the start and the end."""
+    session.prepare()
+    seen, picture, taken = [], session.outcome(), 0
+    for state in session.run():
+        if state.step == taken:   # the picture of the latent this step tracked on
+            seen.append(Seen(state.step, state.distance, picture_distance(case, picture), picture))
+        if (state.step + 1) % every == 0:
+            picture, taken = session.outcome(), state.step + 1
+    result = session.result()
+    seen.append(Seen(len(result.history), result.distance, picture_distance(case, result.image), result.image))
+    return result, seen
 
 
 def cut_and_paste(image: np.ndarray, region: np.ndarray, handle, target) -> np.ndarray:

@@ -2,8 +2,14 @@
 
 Small images (the teaching model's 64x64) are drawn with nearest-neighbour
 interpolation, so they stay crisp when shown large.
+
+Every function returns its figure. In a Jupyter kernel the figure is shown once, as the
+cell's value; anywhere else (a script, a terminal) it is also pyplot's current figure,
+so ``plt.savefig(...)`` and ``plt.show()`` work after it as after any pyplot call.
 """
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -14,10 +20,21 @@ from .images import load_image
 HANDLE = "#e53935"   # red
 TARGET = "#1e88e5"   # blue
 PATH = "#ffe600"     # yellow: where tracking took a handle
+PATH_DARK = "#b8860b"   # the same on white (charts)
+
+
+def _new_figure(figsize) -> Figure:
+    """A figure pyplot tracks, except in a Jupyter kernel, where the returned figure is shown
+    as the cell's value (tracked, it would be shown twice)."""
+    if "ipykernel" in sys.modules:
+        return Figure(figsize=figsize, layout="constrained")
+    import matplotlib.pyplot as plt
+
+    return plt.figure(figsize=figsize, layout="constrained")
 
 
 def _figure(n: int, size: float = 3.2):
-    fig = Figure(figsize=(size * n, size), layout="constrained")
+    fig = _new_figure((size * n, size))
     axes = fig.subplots(1, n, squeeze=False)[0]
     for ax in axes:
         ax.set_axis_off()
@@ -45,10 +62,12 @@ def _layer(ax, image, title, shape, what: str):
 
 
 def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 0.55, cmap: str = "inferno",
-            title: str | None = None, ax=None):
-    """Image with a similarity map (H, W) over it and the query point (or points, [(x, y), ...]) marked."""
+            title: str | None = None, ax=None, vmin: float | None = None):
+    """Image with a similarity map (H, W) over it and the query point (or points, [(x, y), ...]) marked.
+    The colours run from ``vmin`` (default: the map's lowest value, or 0 if higher) to 1."""
     fig, ax, im = _layer(ax, image, title, similarity.shape, "similarity map")
-    art = ax.imshow(similarity, cmap=cmap, alpha=alpha, vmin=min(0.0, float(similarity.min())), vmax=1.0,
+    vmin = min(0.0, float(similarity.min())) if vmin is None else vmin
+    art = ax.imshow(similarity, cmap=cmap, alpha=alpha, vmin=vmin, vmax=1.0,
                     interpolation="nearest" if max(im.shape[:2]) < 256 else "antialiased")
     if point is not None:
         pts = np.asarray(point, dtype=float).reshape(-1, 2)
@@ -97,19 +116,21 @@ def region(steps, image, title: str | None = None):
     fig, axes = _figure(4, 3)
     points = list(steps.points) or [steps.handle]
     merge = steps.method == "merge"
-    heatmap(image, steps.similarity, points, ax=axes[0], title="1. similarity")
+    low = min(0.0, float(steps.similarity.min()), float(steps.refined.min()))
+    heatmap(image, steps.similarity, points, ax=axes[0], title="1. similarity", vmin=low)
     if merge:   # the image's pieces, each shown with its mean similarity
         from skimage.segmentation import find_boundaries
 
-        heatmap(image, steps.refined, points, ax=axes[1], title="2. pieces, mean similarity")
+        heatmap(image, steps.refined, points, ax=axes[1], title="2. pieces, mean similarity", vmin=low)
         edges = np.zeros(steps.segments.shape + (4,))
         edges[find_boundaries(steps.segments)] = (1, 1, 1, 0.5)   # white, half see-through
         axes[1].imshow(edges)
     else:
-        heatmap(image, steps.refined, points, ax=axes[1], title="2. edge-aware")
+        heatmap(image, steps.refined, points, ax=axes[1], title="2. edge-aware", vmin=low)
     mask_overlay(image, steps.above, color=(0.9, 0.6, 0.1), ax=axes[2],
                  title=f"3. merged while cos >= {steps.threshold:.2f}" if merge else f"3. >= {steps.threshold:.2f}")
     mask_overlay(image, steps.mask, points=points, ax=axes[3], title="4. region")
+    _colorbar(fig, axes[:2])
     if title:
         fig.suptitle(title)
     return fig
@@ -125,20 +146,27 @@ def heatmaps(features, points, titles=None, target=None):
     pts = np.atleast_2d(points)
     shown = target if target is not None else features
     fig, axes = _figure(len(pts), 3)
-    for i, (p, ax) in enumerate(zip(pts, axes)):
-        sim = similarity_map(features, p, target=target)
-        heatmap(shown.image, sim, p if target is None else None, ax=ax,
+    sims = [similarity_map(features, p, target=target) for p in pts]
+    low = min(0.0, min(float(sim.min()) for sim in sims))   # one colour scale, so one colour bar
+    for i, (p, ax, sim) in enumerate(zip(pts, axes, sims)):
+        heatmap(shown.image, sim, p if target is None else None, ax=ax, vmin=low,
                 title=None if titles is None else titles[i])
         if target is not None:
             x, y = np.unravel_index(int(np.argmax(sim)), sim.shape)[::-1]
             ax.plot([x], [y], marker="x", ms=10, mew=3, color=TARGET)
+    _colorbar(fig, axes)
     return fig
+
+
+def _colorbar(fig, axes) -> None:
+    """One colour bar for heatmap panels drawn on ``axes`` (their scales are the same)."""
+    fig.colorbar(axes[0].images[-1], ax=list(axes), shrink=0.8, label="cosine similarity")
 
 
 def loss_curve(curves: dict, title: str | None = None, smooth: int = 25, log: bool = True):
     """One panel per named curve (name -> list of values), raw and moving-average."""
     curves = {k: np.asarray(v, float) for k, v in curves.items() if len(v)}
-    fig = Figure(figsize=(4.5 * max(1, len(curves)), 3.2), layout="constrained")
+    fig = _new_figure((4.5 * max(1, len(curves)), 3.2))
     axes = fig.subplots(1, max(1, len(curves)), squeeze=False)[0]
     for i, (ax, (name, v)) in enumerate(zip(axes, curves.items())):
         smoothed = len(v) >= smooth > 1
@@ -163,7 +191,7 @@ def image_grid(images, cols: int = 8, titles=None, scale: float = 1.5):
     """Images in a grid, ``scale`` inches each, crisp for small ones."""
     n = len(images)
     rows = max(1, -(-n // cols))
-    fig = Figure(figsize=(scale * min(cols, n), scale * rows), layout="constrained")
+    fig = _new_figure((scale * min(cols, n), scale * rows))
     axes = fig.subplots(rows, min(cols, n), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
@@ -216,18 +244,84 @@ def trajectory(image, history, targets, start=None, ax=None, title: str | None =
     return fig if fig is not None else ax.figure
 
 
-def drag_losses(history, title: str | None = "drag losses"):
-    """Motion-supervision and preservation losses per step, and the distance left."""
+def drag_losses(steps, title: str | None = "drag losses"):
+    """Motion-supervision and preservation losses per step, and the distance tracking says is left.
+
+    ``steps``: a ``DragResult`` (its history, and where tracking found the handles after the last
+    step, drawn as a star: the distance its printout reports) or a list of ``DragStep``.
+    """
+    history, final = (steps.history, steps.distance) if hasattr(steps, "history") else (list(steps), None)
     curves = {name: [s.losses[name] for s in history] for name in ("motion", "preserve")}
     curves["distance to target (px)"] = [s.distance for s in history]
-    return loss_curve(curves, title=title, smooth=1, log=False)
+    fig = loss_curve(curves, title=title, smooth=1, log=False)
+    if final is not None:
+        ax = fig.axes[-1]
+        ax.plot([len(history)], [final], ls="none", marker="*", ms=12, color=TARGET,
+                label=f"after the last step: {final:.1f} px")
+        ax.legend(fontsize=8)
+    return fig
 
 
-def gallery(history, cols: int = 6, scale: float = 1.6):
-    """The previews recorded during a drag, titled by step."""
+def two_distances(seen, length: float | None = None, title: str | None = None, ax=None, legend: bool = True):
+    """Per step, how far the handle is from its target (image pixels), twice: where point
+    tracking finds the handle's feature, and where the handle's content is in the picture.
+
+    ``seen``: records with ``step``, ``tracking`` and ``picture`` (``dragnb.bench.watch``);
+    ``length``: the drag's length, drawn as the "did not move" line.
+    """
+    fig = None
+    if ax is None:
+        fig = _new_figure((5.5, 3.2))
+        ax = fig.subplots()
+    steps = [s.step for s in seen]
+    ax.plot(steps, [s.tracking for s in seen], "-o", ms=3, lw=1.8, color=PATH_DARK,
+            label="point tracking (the features)")
+    ax.plot(steps, [s.picture for s in seen], "-s", ms=3, lw=1.8, color=HANDLE,
+            label="the picture (the content)")
+    if length is not None:
+        ax.axhline(length, color="0.6", ls=":", lw=1, label="did not move")
+    ax.axhline(0, color=TARGET, lw=1, label="at the target")
+    ax.set_xlabel("step")
+    ax.set_ylabel("distance to target (px)")
+    ax.set_ylim(bottom=-0.5)
+    ax.set_xlim(-0.5, max(1, max(steps)) + 0.5)
+    if legend:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig if fig is not None else ax.figure
+
+
+def variants(truth, runs: dict, length: float | None = None, scale: float = 2.6):
+    """Several drags of one edit side by side: the true edit, then each result (top) over its
+    two distances per step (below, one scale). ``runs``: name -> (``DragResult``, [``Seen``])
+    as ``dragnb.bench.watch`` returns them."""
+    n = len(runs) + 1
+    fig = _new_figure((scale * n, scale * 2.1))
+    axes = fig.subplots(2, n, squeeze=False)
+    for ax in axes[0]:
+        ax.set_axis_off()
+    _show(axes[0, 0], truth, "true edit")
+    top = max([length or 0.0] + [max(max(s.tracking, s.picture) for s in seen) for _, seen in runs.values()])
+    for j, (name, (result, seen)) in enumerate(runs.items(), 1):
+        drag_arrows(result.image, result.start, result.targets, ax=axes[0, j], title=name)
+        two_distances(seen, length, ax=axes[1, j], legend=False)
+        axes[1, j].set_ylim(-0.5, top + 0.5)
+        if j > 1:
+            axes[1, j].set_ylabel("")
+    axes[1, 0].set_axis_off()
+    axes[1, 0].legend(*axes[1, 1].get_legend_handles_labels(), loc="center", fontsize=8)
+    return fig
+
+
+def gallery(history, cols: int = 8, scale: float = 1.6, most: int = 8):
+    """At most ``most`` of the previews recorded during a drag (the first, the last and evenly
+    spaced ones between), titled by step."""
     shots = [s for s in history if s.preview is not None]
     if not shots:
         raise ValueError("no previews in this history: run the drag with preview_every=k")
+    if len(shots) > most:
+        shots = [shots[int(round(i))] for i in np.linspace(0, len(shots) - 1, most)]
     return image_grid([s.preview for s in shots], cols=cols, titles=[f"step {s.step}" for s in shots], scale=scale)
 
 
@@ -257,7 +351,7 @@ def teaser(result, similarity: np.ndarray, title: str | None = None):
 def costs(result, title: str | None = "where the edit's time goes"):
     """Seconds and UNet passes (forward and backward) per stage of a ``DragResult``, as two bar charts."""
     stages = list(result.timings)
-    fig = Figure(figsize=(9, 0.45 * len(stages) + 1.2), layout="constrained")
+    fig = _new_figure((9, 0.45 * len(stages) + 1.2))
     a, b = fig.subplots(1, 2, sharey=True)
     y = np.arange(len(stages))
     a.barh(y, [result.timings[s] for s in stages], color="0.4")
@@ -299,3 +393,38 @@ def save_animation(frames, path, fps: float = 8, min_side: int = 256) -> str:
     else:
         iio.imwrite(path, np.stack(arrs), fps=fps)
     return path
+
+
+def drag_animation(result, path, fps: float = 4, min_side: int = 256, hold: int = 4) -> str:
+    """Write a ``DragResult``'s previews, then its result, as a GIF or MP4, each frame marked with
+    the handles where tracking found them at that step (red), the path so far (yellow), the
+    targets (blue) and the step number. The result is held for ``hold`` frames. Returns the path."""
+    shots = [s for s in result.history if s.preview is not None]
+    if not shots:
+        raise ValueError("no previews in this result: run the drag with preview_every=k")
+    frames = [_marked(s.preview, result.start, s.handles, result.targets, f"step {s.step}", min_side,
+                      [t.handles for t in result.history if t.step <= s.step]) for s in shots]
+    last = _marked(result.image, result.start, result.handles, result.targets,
+                   f"result after {len(result.history)} steps", min_side,
+                   [t.handles for t in result.history] + [result.handles])
+    return save_animation(frames + [last] * hold, path, fps=fps, min_side=0)
+
+
+def _marked(image, start, handles, targets, label: str, min_side: int, path) -> np.ndarray:
+    """``image`` enlarged (nearest) to at least ``min_side`` with the drag drawn on it: (H, W, 3) uint8."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    im = load_image(image)
+    k = max(1, int(np.ceil(min_side / max(im.size))))
+    im = im.resize((im.width * k, im.height * k), Image.NEAREST)
+    draw = ImageDraw.Draw(im)
+    r = max(3, k)
+    paths = np.asarray([np.asarray(start)] + [np.asarray(p) for p in path]) * k + k / 2   # (steps, N, 2)
+    for i in range(paths.shape[1]):
+        draw.line([tuple(p) for p in paths[:, i]], fill=PATH, width=max(1, k // 2))
+    for pts, colour in ((np.asarray(targets), TARGET), (np.asarray(handles), HANDLE)):
+        for x, y in pts * k + k / 2:
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour, outline="white")
+    font = ImageFont.load_default(size=max(10, im.height // 16))
+    draw.text((4, 2), label, fill="white", stroke_width=2, stroke_fill="black", font=font)
+    return np.asarray(im)

@@ -207,6 +207,7 @@ class DragSession:
         self._started = False
         self._arrived = False
         self._result = None
+        self._lora_active = False   # run() is suspended inside use_lora
 
     # -- stages ---------------------------------------------------------------------
     def _timed(self, stage, fn, *args, **kw):
@@ -320,7 +321,7 @@ class DragSession:
         prob = self.problem()
         o = self.options
         geo = self.inversion.geometry
-        with use_lora(self.model, self._lora):
+        with use_lora(self.model, self._lora), self._lora_on():
             steps = optimise(self.model, prob, o)
             while True:
                 item = self._timed("optimisation", next, steps, None)
@@ -356,6 +357,42 @@ class DragSession:
         image = inv.geometry.image(m.decode(x0.to(m.dtype)))
         return paste_back(self.image, image, self.mask, self._seam()) if self.options.paste_back else image
 
+    @contextmanager
+    def _lora_on(self):
+        """Mark the identity LoRA as active within the block (``run()`` holds it while it yields)."""
+        self._lora_active = True
+        try:
+            yield
+        finally:
+            self._lora_active = False
+
+    def _denoised(self, stage: str) -> Image.Image:
+        """The last completed step's latent denoised with reference attention and decoded, at the
+        image's size, with the input's own pixels outside the region if ``paste_back``; its
+        seconds and UNet passes go to ``stage`` (and "decoding", for the result)."""
+        m, inv = self.model, self.inversion
+        with (nullcontext() if self._lora_active else use_lora(m, self._lora)):
+            keep = self._keep() if self.options.blend else None
+            lv = self._level
+            recorded = None
+            if self.options.reference_source == "inversion":   # the original's K/V and latents, as recorded
+                recorded = (self._tokens, [self._original(i) for i in range(lv + 1, len(inv.timesteps) + 1)])
+            z0 = self._timed(stage, denoise_with_reference, m, self._original(lv), self._latent,
+                             inv.timesteps[lv:], inv.embedding, inv.scheduler, self.options.reference_blocks, keep,
+                             recorded)
+            image = self._timed("decoding" if stage == "denoising" else stage,
+                                lambda: inv.geometry.image(m.decode(z0)))
+        if self.options.paste_back:
+            image = paste_back(self.image, image, self.mask, self._seam())
+        return image
+
+    def outcome(self) -> Image.Image:
+        """The image ``result()`` would give if the drag stopped now (a whole denoising: slower
+        than ``preview``, and what a learner should judge a step by). Its cost goes to "outcomes"."""
+        if self.inversion is None:
+            raise ValueError("nothing to denoise yet: call run() (or prepare()) first")
+        return self._denoised("outcomes")
+
     def result(self) -> DragResult:
         """Finish (running any steps left) and denoise the last completed latent."""
         if self._result is not None:
@@ -363,21 +400,9 @@ class DragSession:
         if not self._started:
             for _ in self.run():
                 pass
-        m, inv = self.model, self.inversion
-        with use_lora(m, self._lora):
-            keep = self._keep() if self.options.blend else None
-            lv = self._level
-            recorded = None
-            if self.options.reference_source == "inversion":   # the original's K/V and latents, as recorded
-                recorded = (self._tokens, [self._original(i) for i in range(lv + 1, len(inv.timesteps) + 1)])
-            z0 = self._timed("denoising", denoise_with_reference, m, self._original(lv), self._latent,
-                             inv.timesteps[lv:], inv.embedding, inv.scheduler, self.options.reference_blocks, keep,
-                             recorded)
-            image = self._timed("decoding", lambda: inv.geometry.image(m.decode(z0)))
-        if self.options.paste_back:
-            image = paste_back(self.image, image, self.mask, self._seam())
+        image = self._denoised("denoising")
         if self._lora is not None:
-            remove_lora(m, self._lora)
+            remove_lora(self.model, self._lora)
             self._lora = None
         self._result = DragResult(image, self.image, self._handles.copy(), self.start.copy(), self.targets.copy(), self.mask,
                                   list(self.history), dict(self.timings), self.options, self._arrived,

@@ -1,6 +1,6 @@
 """The README's teaser figure, made by the project: ``python scripts/make_teaser.py``.
 
-The README's first example (the teaching model on a CPU: a mountain's peak raised 9 px), drawn
+The README's first example (the teaching model on a CPU: the sun moved 6.4 px left by DragDiffusion's loop), drawn
 as the request, the handle's DIFT heatmap, the handle's path and the result, into
 ``teaser_fig/teaser.png``.
 """
@@ -14,11 +14,12 @@ OUT = Path(__file__).resolve().parents[1] / "teaser_fig" / "teaser.png"
 
 def main():
     model = dragnb.load("tiny", verbose=False)
-    image = random_scene(seed=2_000_188).render(64)
-    peak, target = (29.5, 25.1), (29.5, 16.0)
-    heat = dragnb.similarity_map(dragnb.dift_features(model, image), peak)
-    result = dragnb.drag(model, image, handles=[peak], targets=[target])
-    fig = dragnb.plots.teaser(result, heat, title="dragnb: drag the peak up (teaching model, CPU)")
+    image = random_scene(seed=3_000_014).render(64)
+    sun, target = (30.2, 9.0), (23.8, 9.0)
+    heat = dragnb.similarity_map(dragnb.dift_features(model, image), sun)
+    result = dragnb.drag(model, image, handles=[sun], targets=[target],
+                         init="inverted", strength=0.7, lr=0.05, tolerance=0.5, size=64)
+    fig = dragnb.plots.teaser(result, heat, title="dragnb: drag the sun left (teaching model, CPU)")
     fig.savefig(OUT, dpi=80)
     print(f"wrote {OUT}")
 

@@ -52,3 +52,12 @@ def scene_image():
     a[:] = (40, 60, 200)
     a[8:20, 10:22] = (220, 30, 30)
     return a
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Outside a Jupyter kernel dragnb's figures are pyplot's: close them after each test."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

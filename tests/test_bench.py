@@ -78,3 +78,23 @@ def test_the_cost_bench_runs_both_configurations_and_halves_denoising(tiny_sd_pa
     assert pub.passes["denoising"]["forward"] == 2 * ours.passes["denoising"]["forward"] == 14
     table = bench.cost_summary(runs)
     assert "whole edit" in table and "14/7" in table
+
+
+def test_an_edit_case_knows_its_truth_and_watch_sees_both_distances_on_the_same_latent():
+    from dragnb.teaching.scenes import random_scene
+
+    scene = random_scene(3_000_014)
+    sun = next(i for i in scene.draggable() if scene.objects[i].kind == "sun")
+    case = bench.edit_case(scene, sun, "center", dx=-0.1, dy=0, move=True)
+    assert case.name == "move sun" and case.target[0] == pytest.approx(case.handle[0] - 6.4, abs=0.05)
+    assert bench.picture_distance(case, case.truth) < 1.0
+    assert bench.picture_distance(case, case.image) == pytest.approx(6.4, abs=1.0)
+    model = dragnb.load("tiny", device="cpu", verbose=False)
+    session = dragnb.DragSession(model, case.image, [case.handle], [case.target], init="inverted", strength=0.7,
+                                 lr=0.05, tolerance=0.5, size=64, max_iters=6)
+    result, seen = bench.watch(session, case, every=3)
+    assert [s.step for s in seen] == [0, 3, 6]
+    assert seen[0].tracking == pytest.approx(6.4, abs=0.05)              # tracking starts at the handle
+    assert seen[-1].tracking == pytest.approx(result.distance)
+    assert np.array_equal(np.asarray(seen[-1].image), np.asarray(result.image))
+    assert seen[-1].picture == pytest.approx(bench.picture_distance(case, result.image))

@@ -236,3 +236,18 @@ def test_size_sets_the_resolution_the_drag_works_at_and_the_result_keeps_the_ima
     native = dragnb.DragSession(tiny_sd, scene_image, [(15, 13)], [(22, 13)], **FAST)
     native.prepare()
     assert tuple(native.inversion.latent.shape[-2:]) == (16, 16)
+
+
+def test_outcome_is_what_the_result_would_be_if_the_drag_stopped_there(tiny_sd, scene_image):
+    s = dragnb.DragSession(tiny_sd, scene_image, [(15, 13)], [(25, 13)], tolerance=0.0, **FAST)
+    with pytest.raises(ValueError, match="run"):
+        s.outcome()
+    s.prepare()
+    first = np.asarray(s.outcome())
+    for st in s.run():
+        if st.step == 1:
+            break
+    now = np.asarray(s.outcome())
+    r = s.result()
+    assert np.array_equal(now, np.asarray(r.image)) and not np.array_equal(first, now)
+    assert "outcomes" in r.timings and r.passes["outcomes"]["forward"] > 0

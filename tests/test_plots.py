@@ -64,6 +64,74 @@ def test_drag_losses_plot_the_recorded_values():
     assert fig.axes[2].get_title() == "distance to target (px)"
 
 
+def test_drag_losses_of_a_result_end_where_tracking_found_the_handle_last():
+    from types import SimpleNamespace
+
+    fig = plots.drag_losses(SimpleNamespace(history=_history(), distance=0.5))
+    star = [l for l in fig.axes[2].lines if l.get_marker() == "*"]
+    assert len(star) == 1 and list(star[0].get_xdata()) == [3] and list(star[0].get_ydata()) == [0.5]
+
+
+def test_the_gallery_shows_at_most_eight_previews_first_and_last_included():
+    from dragnb.session import DragStep
+    from PIL import Image
+
+    many = [DragStep(i, np.zeros((1, 2)), 1.0, {}, Image.new("RGB", (8, 8))) for i in range(67)]
+    titles = [ax.get_title() for ax in plots.gallery(many).axes if ax.get_images()]
+    assert len(titles) == 8 and titles[0] == "step 0" and titles[-1] == "step 66"
+
+
+def test_two_distances_draw_tracking_and_the_picture_per_step():
+    from dragnb.bench import Seen
+
+    seen = [Seen(0, 6.0, 6.0, None), Seen(4, 2.0, 5.5, None), Seen(8, 0.3, 5.4, None)]
+    fig = plots.two_distances(seen, length=6.0)
+    tracking, picture = fig.axes[0].lines[:2]
+    assert list(tracking.get_xdata()) == [0, 4, 8] and list(tracking.get_ydata()) == [6.0, 2.0, 0.3]
+    assert list(picture.get_ydata()) == [6.0, 5.5, 5.4]
+
+
+def test_heatmaps_share_one_colour_scale_and_show_its_bar(tiny_sd, scene_image):
+    import dragnb
+
+    fig = plots.heatmaps(dragnb.dift_features(tiny_sd, scene_image), [(5, 5), (20, 20)])
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == "cosine similarity"]
+    maps = [ax.get_images()[-1] for ax in fig.axes if ax.get_images() and ax not in bars]
+    assert len(bars) == 1 and len({m.get_clim() for m in maps}) == 1
+
+
+def test_outside_a_jupyter_kernel_the_figure_is_pyplots_current_one(scene_image):
+    import matplotlib.pyplot as plt
+
+    fig = plots.image_grid([scene_image])
+    assert plt.gcf() is fig
+    plt.close(fig)
+
+
+def test_the_animation_marks_each_frame_with_the_drag(tmp_path):
+    import imageio.v3 as iio
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from dragnb.session import DragStep
+
+    history = [DragStep(i, np.array([[10.0 + i, 20.0]]), 10.0 - i, {}, Image.new("RGB", (32, 32), (0, 90, 0)))
+               for i in range(3)]
+    result = SimpleNamespace(history=history, start=np.array([[10.0, 20.0]]), targets=np.array([[20.0, 20.0]]),
+                             handles=np.array([[14.0, 20.0]]), image=Image.new("RGB", (32, 32)))
+    frames = iio.imread(plots.drag_animation(result, tmp_path / "a.gif", min_side=64), index=None)
+    assert frames.shape[0] >= 4 and frames.shape[1:3] == (64, 64)   # 3 steps, then the result (held)
+    red = (frames[..., 0] > 150) & (frames[..., 1] < 100) & (frames[..., 2] < 100)
+    blue = (frames[..., 2] > 150) & (frames[..., 0] < 100)
+    ys, xs = np.nonzero(red[2])      # step 2: the handle at (12, 20) pixels, (25, 41) in the frame
+    assert abs(xs.mean() - 25) < 2 and abs(ys.mean() - 41) < 2
+    assert blue[0, 39:44, 39:44].any()                               # the target at (20, 20)
+    assert (frames[0, 50:, :, 1] > 80).mean() > 0.9                  # the preview itself is there
+    with pytest.raises(ValueError, match="preview_every"):
+        plots.drag_animation(SimpleNamespace(history=[]), tmp_path / "b.gif")
+
+
 def test_gallery_shows_only_the_previews():
     fig = plots.gallery(_history(5))
     titles = [ax.get_title() for ax in fig.axes if ax.get_images()]
