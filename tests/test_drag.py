@@ -251,3 +251,14 @@ def test_outcome_is_what_the_result_would_be_if_the_drag_stopped_there(tiny_sd, 
     r = s.result()
     assert np.array_equal(now, np.asarray(r.image)) and not np.array_equal(first, now)
     assert "outcomes" in r.timings and r.passes["outcomes"]["forward"] > 0
+
+
+def test_a_float16_drag_with_lora_on_a_cpu_returns_a_finite_image_of_the_inputs_size(tiny_sd_path):
+    """CUDA's default dtype, on a CPU: the LoRA fit, the optimisation and the denoising in float16."""
+    model = dragnb.load(tiny_sd_path, device="cpu", dtype=torch.float16, verbose=False)
+    photo = np.random.default_rng(0).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    r = dragnb.drag(model, photo, [(10, 10)], [(18, 10)], lora=True, lora_steps=3, max_iters=3, mask="all")
+    assert model.unet.dtype == torch.float16 and r.options.lora
+    assert r.image.size == (40, 24) and len(r.history) >= 1
+    assert np.isfinite(r.lora_losses).all() and all(np.isfinite(list(s.losses.values())).all() for s in r.history)
+    assert np.asarray(r.image).std() > 0
