@@ -2,23 +2,22 @@
 
 The picker is a live widget, which GitHub and nbviewer cannot show; tutorial 2 shows this
 picture of it instead. The picker is the tutorial's own (the cat photo with its two drags),
-run in JupyterLab on loopback and photographed with Debian's Chromium through Playwright
-(as ``tests/test_browser.py`` does), into ``teaser_fig/picker.png``.
+run in JupyterLab on loopback (``scripts/jupyter_loopback.py``) and photographed with Debian's
+Chromium through Playwright (as ``tests/test_browser.py`` does), into ``teaser_fig/picker.png``.
 """
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 from PIL import Image
+
+import jupyter_loopback   # scripts/, next to this file
 
 OUT = Path(__file__).resolve().parents[1] / "teaser_fig" / "picker.png"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,36 +30,6 @@ picker.targets = [(372, 8), (235, 238)]
 picker"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _lab(root: Path) -> tuple[subprocess.Popen, str]:
-    """JupyterLab on loopback, serving ``root``, with no token and no news: (process, url)."""
-    settings = root / "_settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port = _free_port()
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(root / "_settings"), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
-         "--LabApp.news_url=None", "--ServerApp.allow_root=True",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url + "/api/status", timeout=1)
-            return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    sys.exit("JupyterLab did not start")
-
-
 def main():
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
@@ -71,7 +40,10 @@ def main():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)])
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
     nbformat.write(nb, root / "picker.ipynb")
-    proc, url = _lab(root)
+    try:
+        proc, url = jupyter_loopback.start("lab", root)
+    except RuntimeError as e:
+        sys.exit(str(e))
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
@@ -91,8 +63,7 @@ def main():
             output.screenshot(path=str(OUT))
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        jupyter_loopback.stop(proc)
         shutil.rmtree(root, ignore_errors=True)
     # a photo's screenshot: 256 colours keep it small without visible loss
     Image.open(OUT).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(OUT, optimize=True)

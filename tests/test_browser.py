@@ -2,18 +2,16 @@
 
 Clicks and a brush stroke on the canvas, then the kernel writes what the picker holds;
 the test checks it against where it clicked, in the original image's pixels (the image
-is shown scaled). Skipped where Chromium or Playwright is missing; ``.ci/run`` installs both.
+is shown scaled). The server is ``scripts/jupyter_loopback.py``'s. Skipped where Chromium or
+Playwright is missing; ``.ci/run`` installs both.
 """
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
+import jupyter_loopback   # scripts/, on pytest's pythonpath
 import nbformat
 import numpy as np
 import pytest
@@ -23,12 +21,6 @@ pw = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
 
 W, H = 100, 75          # shown at x4: 400 x 300 display pixels
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _notebook(folder: Path) -> Path:
@@ -55,34 +47,12 @@ def lab(request, tmp_path_factory):
         pytest.importorskip("notebook")
     root = tmp_path_factory.mktemp(app)
     _notebook(root)
-    settings = root / "_settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port = _free_port()
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(root / "_settings"), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-         f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", "--ServerApp.allow_root=True",
-         "--LabApp.extension_manager=readonly", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        if proc.poll() is not None:
-            break
-        try:
-            urllib.request.urlopen(url + "/api/status", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    if proc.poll() is not None:
-        pytest.fail("JupyterLab did not start: " + proc.stdout.read().decode()[-2000:])
-    yield (f"{url}/lab/tree/picker.ipynb" if app == "lab" else f"{url}/notebooks/picker.ipynb"), root
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        proc, url = jupyter_loopback.start(app, root)
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield (f"{url}/lab/tree/picker.ipynb" if app == "lab" else f"{url}/notebooks/picker.ipynb"), root
+    jupyter_loopback.stop(proc)
 
 
 def _dismiss_dialogs(page):
