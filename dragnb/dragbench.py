@@ -223,14 +223,15 @@ def run_sample(model, folder, out_dir, md_model=None, md_kw=None, fidelity_net=N
 def run_benchmark(model, root, out, md_model=None, md_kw=None, fidelity_net=None, rank: int = 0,
                   world: int = 1, progress: bool = True, **options) -> list:
     """Run every sample under ``root`` not yet finished in ``out`` (this process's share:
-    samples ``rank``, ``rank + world``, ...). Returns the records run now."""
-    from tqdm.auto import tqdm
+    samples ``rank``, ``rank + world``, ...). Returns the records run now. Its progress bar is
+    :func:`dragnb.progress.progress`'s: off with ``progress=False`` or ``DRAGNB_PROGRESS=0``."""
+    from .progress import progress as bar
 
     todo = [(c, n, f) for c, n, f in find_samples(root)[rank::world]
             if not (Path(out) / c / n / "result.json").exists()]
     recs = []
-    for category, name, folder in tqdm(todo, desc=f"DragBench{f' [{rank}/{world}]' if world > 1 else ''}",
-                                       disable=not progress):
+    stage = f"DragBench{f' [{rank}/{world}]' if world > 1 else ''}"
+    for category, name, folder in (bar(todo, stage) if progress else todo):
         rec = run_sample(model, folder, Path(out) / category / name, md_model, md_kw, fidelity_net, **options)
         recs.append({"category": category, "name": name, **rec})
     return recs

@@ -168,3 +168,24 @@ def test_psnr_is_the_textbook_figure_over_the_whole_image_or_a_mask():
     where = np.zeros((4, 4), bool)
     where[1:] = True
     assert psnr(a, b, where) == pytest.approx(10 * np.log10(255.0 ** 2 / 1e-10))   # identical there: mse floor
+
+
+def test_the_benchmark_bar_honours_the_environment_switch(bench_dir, tmp_path, monkeypatch):
+    """Its bar is dragnb.progress's: none under DRAGNB_PROGRESS=0 (a saved notebook keeps no dead widget)."""
+    import tqdm.auto
+
+    from dragnb import progress as p
+    bars = []
+
+    def fake_tqdm(items, **kw):
+        bars.append(kw["desc"])
+        return items
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", fake_tqdm)
+    monkeypatch.setattr(p, "tqdm", fake_tqdm)
+    monkeypatch.setattr(db, "run_sample", lambda *a, **k: {"ok": False})
+    for env, flag, expected in [("0", True, []), ("1", False, []), ("1", True, ["DragBench"])]:
+        monkeypatch.setenv("DRAGNB_PROGRESS", env)
+        bars.clear()
+        assert len(db.run_benchmark(None, bench_dir, tmp_path / f"out{env}{flag}", progress=flag)) == 8
+        assert bars == expected, (env, flag)
