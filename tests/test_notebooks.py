@@ -65,3 +65,71 @@ def test_committed_outputs_hold_no_absolute_path(path):
              for text in _texts(cell) for m in [ABSOLUTE.search(text)] if m]
     assert not found, f"{path.name}: cell {found[0][0]} shows a path of the machine ({found[0][1]!r}): " \
                       f"...{found[0][2]}..."
+
+
+def test_tutorial_3s_stable_diffusion_section_runs_on_a_stand_in_model(tiny_sd_path, tmp_path, monkeypatch):
+    """Its setup cells and the cells tagged "stable-diffusion", with DRAGNB_SD_MODEL set to a random
+    SD-shaped folder on a CPU: the GPU section's own code, pictures and all."""
+    nb = nbformat.read(NOTEBOOKS / "03_drag_step_by_step.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    sd = [c for c in code if "stable-diffusion" in c.metadata.get("tags", [])]
+    assert sd, "tutorial 3 has no cell tagged stable-diffusion"
+    nb.cells = code[:2] + sd
+    part = tmp_path / "sd_section.ipynb"
+    nbformat.write(nb, part)
+    monkeypatch.setenv("DRAGNB_SD_MODEL", str(tiny_sd_path))
+    ran = nbformat.read(execute(part, tmp_path / "run" / part.name), as_version=4)
+    errors = [o for c in ran.cells for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors[0].get("evalue")
+    shown = [_shown(c) for c in ran.cells[2:]]
+    assert sum(p for p, _ in shown) >= 2 and not any("skipped" in t for c in ran.cells for t in _texts(c))
+
+
+def _install(source: str | None, colab: bool, monkeypatch) -> list:
+    """Run the tutorials' first code cell as IPython would, with ``DRAGNB_SOURCE`` = ``source``, on Colab
+    or not: the ``%pip`` lines it ran."""
+    import sys
+    import types
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    cell = [c for c in nbformat.read(PATHS[0], as_version=4).cells if c.cell_type == "code"][0]
+    ran = []
+
+    def magic(name, line):   # as IPython does: {name} in a magic's line is the caller's variable
+        caller = sys._getframe(1)
+        ran.append((name, line.format(**{**caller.f_globals, **caller.f_locals})))
+
+    ipython = types.SimpleNamespace(run_line_magic=magic)
+    colab_mod = types.ModuleType("google.colab")
+    colab_mod.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: ran.append(("widgets", "")))
+    if colab:
+        monkeypatch.setitem(sys.modules, "google.colab", colab_mod)
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    if source is None:
+        monkeypatch.delenv("DRAGNB_SOURCE", raising=False)
+    else:
+        monkeypatch.setenv("DRAGNB_SOURCE", source)
+    code = TransformerManager().transform_cell(cell.source)
+    exec(compile(code, "install-cell", "exec"), {"get_ipython": lambda: ipython, "__name__": "__main__"})
+    return ran
+
+
+def test_every_tutorial_starts_with_the_same_install_cell():
+    first = [[c for c in nbformat.read(p, as_version=4).cells if c.cell_type == "code"][0].source for p in PATHS]
+    assert len(set(first)) == 1 and "dragnb[notebook]" in first[0] and "DRAGNB_SOURCE" in first[0]
+
+
+@pytest.mark.parametrize("source, spec", [
+    (None, "dragnb[notebook]"),
+    ("dragnb-0.1.0-py3-none-any.whl", "dragnb-0.1.0-py3-none-any.whl[notebook]"),
+    ("/content/dragnb", "/content/dragnb[notebook]"),
+    ("git+https://example.org/me/dragnb", "dragnb[notebook] @ git+https://example.org/me/dragnb")])
+def test_the_install_cell_installs_the_notebook_extras_from_the_source_given_on_colab(source, spec, monkeypatch):
+    ran = _install(source, True, monkeypatch)
+    assert ran == [("pip", f'install -q "{spec}"'), ("widgets", "")]
+
+
+def test_the_install_cell_does_nothing_off_colab(monkeypatch):
+    assert _install("dragnb-0.1.0-py3-none-any.whl", False, monkeypatch) == []
