@@ -34,6 +34,22 @@ def execute(path: Path, out: Path | None = None, timeout: int = 900) -> Path:
     return out
 
 
+def section(path: Path, tag: str, out: Path) -> Path:
+    """Write to ``out`` the notebook at ``path`` cut down to its first two code cells (install and
+    setup) and the code cells tagged ``tag`` (tutorial 3's "stable-diffusion" section); returns ``out``."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    tagged = [c for c in code if tag in c.metadata.get("tags", [])]
+    if not tagged:
+        raise ValueError(f"{path.name} has no cell tagged {tag!r}")
+    nb.cells = code[:2] + tagged
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")

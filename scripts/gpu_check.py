@@ -5,14 +5,19 @@
 No download: the model is built from SD 1.5's configs. Runs the drag in DragDiffusion's
 cost structure ("published": the original denoised beside the edit) and dragnb's default
 (its reference recorded during the inversion), with the LoRA off, then on (80 LoRA steps),
-and prints each stage's seconds, UNet passes and peak GPU memory. Needs CUDA; exits with
-a message otherwise.
+and prints each stage's seconds, UNet passes and peak GPU memory. Then executes tutorial 3's
+Stable Diffusion section (its cells tagged "stable-diffusion") against the same shape saved as a
+folder (``DRAGNB_SD_MODEL``), in fp16 on CUDA as a user's Colab would, and prints what it printed.
+Needs CUDA; exits with a message otherwise.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -44,6 +49,33 @@ def main():
             peak = torch.cuda.max_memory_allocated() / 2 ** 30
             print(f"\n{name}, LoRA {'on' if lora else 'off'}: {total:.1f} s per edit ({len(r.history)} steps), "
                   f"peak GPU memory {peak:.2f} GiB\n{r.costs()}", flush=True)
+    del model
+    torch.cuda.empty_cache()
+    tutorial_section()
+
+
+def tutorial_section(shape: str = "sd15"):
+    """Tutorial 3's Stable Diffusion cells on a saved random model of ``shape`` (SD 1.5's by default): print
+    their text outputs."""
+    import nbformat
+
+    from dragnb.random_models import save_random_model
+    from dragnb.tutorials import NOTEBOOKS, execute, section
+
+    work = Path(tempfile.mkdtemp())
+    start = time.time()
+    os.environ["DRAGNB_SD_MODEL"] = str(save_random_model(work / f"random-{shape}", shape))
+    part = section(NOTEBOOKS / "03_drag_step_by_step.ipynb", "stable-diffusion", work / "sd_section.ipynb")
+    nb = nbformat.read(execute(part, work / "run" / part.name, timeout=1800), as_version=4)
+    print(f"\ntutorial 3's SD section on a random {shape}-shaped model: {time.time() - start:.0f} s")
+    for cell in nb.cells[2:]:
+        for o in cell.outputs:
+            if o.output_type == "stream":
+                print(o.text, end="")
+            elif o.output_type == "error":
+                print("ERROR:", o.ename, o.evalue)
+            elif "image/png" in o.get("data", {}):
+                print("[a picture]")
 
 
 if __name__ == "__main__":

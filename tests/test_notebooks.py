@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dragnb.tutorials import NOTEBOOKS, execute
+from dragnb.tutorials import NOTEBOOKS, execute, section
 
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 # a path of the machine that executed a notebook (a warning's file name, say) says nothing to a reader
@@ -70,13 +70,7 @@ def test_committed_outputs_hold_no_absolute_path(path):
 def test_tutorial_3s_stable_diffusion_section_runs_on_a_stand_in_model(tiny_sd_path, tmp_path, monkeypatch):
     """Its setup cells and the cells tagged "stable-diffusion", with DRAGNB_SD_MODEL set to a random
     SD-shaped folder on a CPU: the GPU section's own code, pictures and all."""
-    nb = nbformat.read(NOTEBOOKS / "03_drag_step_by_step.ipynb", as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    sd = [c for c in code if "stable-diffusion" in c.metadata.get("tags", [])]
-    assert sd, "tutorial 3 has no cell tagged stable-diffusion"
-    nb.cells = code[:2] + sd
-    part = tmp_path / "sd_section.ipynb"
-    nbformat.write(nb, part)
+    part = section(NOTEBOOKS / "03_drag_step_by_step.ipynb", "stable-diffusion", tmp_path / "sd_section.ipynb")
     monkeypatch.setenv("DRAGNB_SD_MODEL", str(tiny_sd_path))
     ran = nbformat.read(execute(part, tmp_path / "run" / part.name), as_version=4)
     errors = [o for c in ran.cells for o in c.outputs if o.output_type == "error"]
