@@ -23,10 +23,18 @@ PATH = "#ffe600"     # yellow: where tracking took a handle
 PATH_DARK = "#b8860b"   # the same on white (charts)
 
 
+def _in_kernel() -> bool:
+    """Whether this code runs in a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab): an IPython
+    shell with a kernel, not merely a process that imported ipykernel."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
 def _new_figure(figsize) -> Figure:
     """A figure pyplot tracks, except in a Jupyter kernel, where the returned figure is shown
     as the cell's value (tracked, it would be shown twice)."""
-    if "ipykernel" in sys.modules:
+    if _in_kernel():
         return Figure(figsize=figsize, layout="constrained")
     import matplotlib.pyplot as plt
 

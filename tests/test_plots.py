@@ -103,9 +103,22 @@ def test_heatmaps_share_one_colour_scale_and_show_its_bar(tiny_sd, scene_image):
 def test_outside_a_jupyter_kernel_the_figure_is_pyplots_current_one(scene_image):
     import matplotlib.pyplot as plt
 
+    import ipykernel  # noqa: F401  (imported is not running in one)
+
     fig = plots.image_grid([scene_image])
     assert plt.gcf() is fig
     plt.close(fig)
+
+
+def test_in_a_jupyter_kernel_the_figure_is_left_to_the_cells_display(scene_image, monkeypatch):
+    import IPython
+    import matplotlib.pyplot as plt
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(kernel=object()))
+    before = plt.get_fignums()
+    plots.image_grid([scene_image])
+    assert plt.get_fignums() == before
 
 
 def test_the_animation_marks_each_frame_with_the_drag(tmp_path):
