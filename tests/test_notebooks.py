@@ -67,10 +67,11 @@ def test_committed_outputs_hold_no_absolute_path(path):
                       f"...{found[0][2]}..."
 
 
-def test_tutorial_3s_stable_diffusion_section_runs_on_a_stand_in_model(tiny_sd_path, tmp_path, monkeypatch):
-    """Its setup cells and the cells tagged "stable-diffusion", with DRAGNB_SD_MODEL set to a random
+@pytest.mark.parametrize("name", ["03_drag_step_by_step.ipynb", "04_dragbench.ipynb"])
+def test_the_stable_diffusion_sections_run_on_a_stand_in_model(name, tiny_sd_path, tmp_path, monkeypatch):
+    """A tutorial's setup cells and its cells tagged "stable-diffusion", with DRAGNB_SD_MODEL set to a random
     SD-shaped folder on a CPU: the GPU section's own code, pictures and all."""
-    part = section(NOTEBOOKS / "03_drag_step_by_step.ipynb", "stable-diffusion", tmp_path / "sd_section.ipynb")
+    part = section(NOTEBOOKS / name, "stable-diffusion", tmp_path / "sd_section.ipynb")
     monkeypatch.setenv("DRAGNB_SD_MODEL", str(tiny_sd_path))
     ran = nbformat.read(execute(part, tmp_path / "run" / part.name), as_version=4)
     errors = [o for c in ran.cells for o in c.outputs if o.output_type == "error"]
