@@ -15,6 +15,10 @@ should go. For each drag the script measures, from the images alone:
 
 Two baselines run in the same call on the same cases: doing nothing, and cutting the
 region out and pasting it at the target (the hole filled with the nearest colours).
+
+The same measurement follows one drag step by step (tutorial 3): ``edit_case`` makes an
+edit with its truth, ``watch`` runs a ``DragSession`` and records, on the same latent,
+where point tracking finds the handle and where the picture's content is.
 """
 from __future__ import annotations
 
