@@ -144,10 +144,15 @@ def locate(case: Case, result: np.ndarray, reach: int) -> tuple:
     return case.handle[0] + best[0], case.handle[1] + best[1]
 
 
+def _length(case: Case) -> float:
+    """The drag's length in pixels."""
+    return float(np.hypot(case.target[0] - case.handle[0], case.target[1] - case.handle[1]))
+
+
 def picture_distance(case: Case, image) -> float:
-    """How far, in pixels, the keypoint's content in ``image`` (the case's size) is from the target."""
-    length = float(np.hypot(case.target[0] - case.handle[0], case.target[1] - case.handle[1]))
-    found = locate(case, np.asarray(image), int(np.ceil(length)) + 4)
+    """How far, in pixels, the keypoint's content in ``image`` (the case's size) is from the target:
+    ``locate`` searched up to the drag's length plus 4 pixels around the handle."""
+    found = locate(case, np.asarray(image), int(np.ceil(_length(case))) + 4)
     return float(np.hypot(found[0] - case.target[0], found[1] - case.target[1]))
 
 
@@ -192,12 +197,9 @@ def cut_and_paste(image: np.ndarray, region: np.ndarray, handle, target) -> np.n
 
 
 def score(case: Case, result: np.ndarray, editable: np.ndarray) -> dict:
-    length = float(np.hypot(case.target[0] - case.handle[0], case.target[1] - case.handle[1]))
-    reach = int(np.ceil(length)) + 4
-    found = locate(case, result, reach)
-    dist = float(np.hypot(found[0] - case.target[0], found[1] - case.target[1]))
+    length = _length(case)
     bg = ~editable
-    return {"rel": dist / length, "bg_psnr": psnr(result, case.image, bg) if bg.any() else float("nan"),
+    return {"rel": picture_distance(case, result) / length, "bg_psnr": psnr(result, case.image, bg) if bg.any() else float("nan"),
             "truth_psnr": psnr(result, case.truth), "length": length}
 
 
@@ -212,8 +214,7 @@ def run(model="tiny", n: int = 40, mask: str = "auto", seed: int = SEED, alone: 
     for k, case in enumerate(make_cases(n, m.native_size, seed)):
         given = "all" if mask == "all" else None
         if mask == "truth":
-            given = ndimage.binary_dilation(case.obj_mask, iterations=int(np.ceil(np.hypot(
-                case.target[0] - case.handle[0], case.target[1] - case.handle[1]))) + 1)
+            given = ndimage.binary_dilation(case.obj_mask, iterations=int(np.ceil(_length(case))) + 1)
         row = {"case": k, "name": case.name, **_one(m, case, given, options)}
         if alone:
             row["alone"] = _one(m, case, given, {**options, **ALONE})
