@@ -74,8 +74,9 @@ def fit_identity_lora(model: DiffusionModel, z0: torch.Tensor, emb: torch.Tensor
 
 @contextmanager
 def use_lora(model: DiffusionModel, name: str | None):
-    """Activate the adapter ``name`` within the block (no-op for None)."""
-    if name is None:
+    """Activate the adapter ``name`` within the block (no-op for None, and inside a block where it is
+    active already: nested blocks leave it on for the outer one)."""
+    if name is None or _active(model, name):
         yield
         return
     model.unet.enable_adapters()
@@ -84,6 +85,14 @@ def use_lora(model: DiffusionModel, name: str | None):
         yield
     finally:
         model.unet.disable_adapters()
+
+
+def _active(model: DiffusionModel, name: str) -> bool:
+    """Whether the adapter ``name`` is on in the model's UNet."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    layer = next((m for m in model.unet.modules() if isinstance(m, BaseTunerLayer)), None)
+    return layer is not None and not layer.disable_adapters and name in layer.active_adapters
 
 
 def remove_lora(model: DiffusionModel, name: str) -> None:

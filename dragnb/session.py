@@ -207,7 +207,6 @@ class DragSession:
         self._started = False
         self._arrived = False
         self._result = None
-        self._lora_active = False   # run() is suspended inside use_lora
 
     # -- stages ---------------------------------------------------------------------
     def _timed(self, stage, fn, *args, **kw):
@@ -321,7 +320,7 @@ class DragSession:
         prob = self.problem()
         o = self.options
         geo = self.inversion.geometry
-        with use_lora(self.model, self._lora), self._lora_on():
+        with use_lora(self.model, self._lora):
             steps = optimise(self.model, prob, o)
             while True:
                 item = self._timed("optimisation", next, steps, None)
@@ -357,21 +356,12 @@ class DragSession:
         image = inv.geometry.image(m.decode(x0.to(m.dtype)))
         return paste_back(self.image, image, self.mask, self._seam()) if self.options.paste_back else image
 
-    @contextmanager
-    def _lora_on(self):
-        """Mark the identity LoRA as active within the block (``run()`` holds it while it yields)."""
-        self._lora_active = True
-        try:
-            yield
-        finally:
-            self._lora_active = False
-
-    def _denoised(self, stage: str) -> Image.Image:
+    def _denoised(self, stage: str, decoding: str) -> Image.Image:
         """The last completed step's latent denoised with reference attention and decoded, at the
-        image's size, with the input's own pixels outside the region if ``paste_back``; its
-        seconds and UNet passes go to ``stage`` (and "decoding", for the result)."""
+        image's size, with the input's own pixels outside the region if ``paste_back``; the
+        seconds and UNet passes go to the stages named ``stage`` and ``decoding``."""
         m, inv = self.model, self.inversion
-        with (nullcontext() if self._lora_active else use_lora(m, self._lora)):
+        with use_lora(m, self._lora):   # run() may hold it already, suspended at a step
             keep = self._keep() if self.options.blend else None
             lv = self._level
             recorded = None
@@ -380,8 +370,7 @@ class DragSession:
             z0 = self._timed(stage, denoise_with_reference, m, self._original(lv), self._latent,
                              inv.timesteps[lv:], inv.embedding, inv.scheduler, self.options.reference_blocks, keep,
                              recorded)
-            image = self._timed("decoding" if stage == "denoising" else stage,
-                                lambda: inv.geometry.image(m.decode(z0)))
+            image = self._timed(decoding, lambda: inv.geometry.image(m.decode(z0)))
         if self.options.paste_back:
             image = paste_back(self.image, image, self.mask, self._seam())
         return image
@@ -391,7 +380,7 @@ class DragSession:
         than ``preview``, and what a learner should judge a step by). Its cost goes to "outcomes"."""
         if self.inversion is None:
             raise ValueError("nothing to denoise yet: call run() (or prepare()) first")
-        return self._denoised("outcomes")
+        return self._denoised("outcomes", "outcomes")
 
     def result(self) -> DragResult:
         """Finish (running any steps left) and denoise the last completed latent."""
@@ -400,7 +389,7 @@ class DragSession:
         if not self._started:
             for _ in self.run():
                 pass
-        image = self._denoised("denoising")
+        image = self._denoised("denoising", "decoding")
         if self._lora is not None:
             remove_lora(self.model, self._lora)
             self._lora = None

@@ -262,3 +262,17 @@ def test_a_float16_drag_with_lora_on_a_cpu_returns_a_finite_image_of_the_inputs_
     assert r.image.size == (40, 24) and len(r.history) >= 1
     assert np.isfinite(r.lora_losses).all() and all(np.isfinite(list(s.losses.values())).all() for s in r.history)
     assert np.asarray(r.image).std() > 0
+
+
+def test_an_outcome_between_steps_leaves_the_lora_on_for_the_steps_after_it(tiny_sd, scene_image):
+    from dragnb.lora import ADAPTER, _active
+
+    s = dragnb.DragSession(tiny_sd, scene_image, [(15, 13)], [(25, 13)], lora=True, lora_steps=2,
+                           tolerance=0.0, **FAST)
+    on = []
+    for st in s.run():
+        s.outcome()                     # use_lora inside run()'s use_lora
+        on.append(_active(tiny_sd, ADAPTER))
+    assert on == [True] * len(s.history) and len(on) == 4
+    s.result()
+    assert not getattr(tiny_sd.unet, "peft_config", {})
