@@ -122,12 +122,25 @@ class DragOptions:
                                       ("lam", 0, False, None), ("tolerance", 0, False, None),
                                       ("feature_scale", 0, True, 1)):
             setattr(self, name, validate.number(name, getattr(self, name), float, lo, hi, lo_open))
-        for name, options in (("init", ("inverted", "warp")), ("supervise", ("step", "original")),
-                              ("reference_source", ("recompute", "inversion")),
-                              ("reference_store", ("device", "cpu")),
-                              ("preserve", ("step", "latent")), ("lora", (True, False)), ("blend", (True, False)),
-                              ("paste_back", (True, False))):
+        for name, options in CHOICES.items():
             validate.choice(name, getattr(self, name), options)
+
+    @staticmethod
+    def source(name: str, model: DiffusionModel) -> str:
+        """Where field ``name``'s value for ``model`` comes from, in words."""
+        if name in model.defaults.get("drag", {}):
+            return f"the {model.name} model's dragnb.json"
+        return SOURCES.get(name, "DragDiffusion (Shi et al., CVPR 2024)")
+
+
+CHOICES = {"init": ("inverted", "warp"), "supervise": ("step", "original"),
+           "reference_source": ("recompute", "inversion"), "reference_store": ("device", "cpu"),
+           "preserve": ("step", "latent"), "lora": (True, False), "blend": (True, False),
+           "paste_back": (True, False)}   # the values each of these DragOptions fields accepts
+SOURCES = {"reference_source": "dragnb", "reference_store": "dragnb", "blend": "dragnb", "paste_back": "dragnb",
+           "seam": "dragnb", "preview_every": "dragnb", "lora": "dragnb: on where the model runs on CUDA",
+           "size": "the model's native size", "drag_per_denoise": "GoodDrag (Zhang et al. 2024): 0 = off",
+           "drag_levels": "GoodDrag (Zhang et al. 2024)"}   # fields whose default is not DragDiffusion's
 
 
 def unet_features(model: DiffusionModel, z: torch.Tensor, t: int, emb: torch.Tensor, up_block: int,

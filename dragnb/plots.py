@@ -403,15 +403,18 @@ def save_animation(frames, path, fps: float = 8, min_side: int = 256) -> str:
     return path
 
 
-def drag_animation(result, path, fps: float = 4, min_side: int = 256, hold: int = 4) -> str:
+def drag_animation(result, path, fps: float = 4, min_side: int = 256, hold: int = 4, before: bool = False) -> str:
     """Write a ``DragResult``'s previews, then its result, as a GIF or MP4, each frame marked with
     the handles where tracking found them at that step (red), the path so far (yellow), the
-    targets (blue) and the step number. The result is held for ``hold`` frames. Returns the path."""
+    targets (blue) and the step number. The result is held for ``hold`` frames; ``before``
+    puts the input first (then a drag without previews still animates). Returns the path."""
     shots = [s for s in result.history if s.preview is not None]
-    if not shots:
+    if not shots and not before:
         raise ValueError("no previews in this result: run the drag with preview_every=k")
-    frames = [_marked(s.preview, result.start, s.handles, result.targets, f"step {s.step}", min_side,
-                      [t.handles for t in result.history if t.step <= s.step]) for s in shots]
+    frames = [_marked(result.original, result.start, result.start, result.targets, "before", min_side, [])] * (
+        2 if before else 0)
+    frames += [_marked(s.preview, result.start, s.handles, result.targets, f"step {s.step}", min_side,
+                       [t.handles for t in result.history if t.step <= s.step]) for s in shots]
     last = _marked(result.image, result.start, result.handles, result.targets,
                    f"result after {len(result.history)} steps", min_side,
                    [t.handles for t in result.history] + [result.handles])

@@ -1,22 +1,37 @@
-"""The drag widget: pick points, press Drag, watch it move, compare before and after.
+"""The drag widget: pick points, press Drag, watch it move, stop it, tune it, compare drags.
 
-    dragnb.DragWidget(model, image)
+    dragnb.DragWidget(model, image)          # or a teaching-model scene instead of the image
 
-It is a :class:`PointPicker` plus a Drag button that runs a :class:`DragSession` with a
-progress bar, a live preview with the handles' paths drawn on it, and a before/after
-toggle at the end. "Continue from result" puts the result into the picker for a second
-drag. A failed run (a point missing, say) says why and keeps every point and mask.
+A :class:`PointPicker` with, under it: **Drag** (runs a :class:`DragSession` in a
+background thread, so the notebook stays usable) and **Stop** (ends the drag after the
+step under way and keeps what it did as the result); a progress bar; the live preview
+with the handles' paths; live charts of the handle's distance to its target and of the
+losses (``widget_charts``: on a scene, also where the picture's content is); a settings
+panel (``widget_settings``) and the history of finished drags (``widget_history``).
+``run()`` does the same as Drag in the calling thread (scripts, tests); ``start()``,
+``stop()`` and ``wait()`` are the buttons' Python side. A refused drag says why and keeps
+every point and mask.
 """
 from __future__ import annotations
 
 import io
+import threading
+import time
+import warnings
 
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw
 
+from .bench import picture_distance
+from .optimisation import DragOptions
 from .picker import PointPicker, display_point, enlarge
 from .plots import HANDLE, PATH, TARGET
 from .session import DragSession
+from .widget_charts import Trace, chart_png, scene_case
+from .widget_history import Entry, HistoryPanel
+from .widget_settings import FIELDS, SettingsPanel
+
+CHART_EVERY = 0.5   # seconds between two redraws of the live charts
 
 
 def annotate(image: Image.Image, paths, targets, scale: float) -> Image.Image:
@@ -47,96 +62,230 @@ def _png(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-class DragWidget:
-    """A picker with a Drag button; ``results`` keeps every finished drag (DragResult)."""
+def _paths(result) -> list:
+    """Each handle's path through a ``DragResult``: [[(x, y), ...], ...]."""
+    return [[tuple(s)] + [tuple(st.handles[i]) for st in result.history] + [tuple(result.handles[i])]
+            for i, s in enumerate(result.start)]
 
-    def __init__(self, model, image, prompt: str = "", preview_every: int = 5, **options):
+
+class DragWidget:
+    """A picker with Drag and Stop, live charts, settings and a history (``history``: [Entry])."""
+
+    def __init__(self, model, image, prompt: str = "", preview_every: int = 5, scene=None, **options):
         import ipywidgets as W
 
-        self.model = model
-        self.options = dict(options, preview_every=preview_every)
+        if hasattr(image, "render") and hasattr(image, "keypoints"):   # a teaching-model scene
+            scene, image = image, image.render(model.native_size)
+        DragOptions.for_model(model, preview_every=preview_every, **options)   # refuse bad options now
+        self.model, self.scene = model, scene
+        self.options = {k: v for k, v in options.items() if k not in FIELDS}
+        self.options["preview_every"] = preview_every
+        self.settings = SettingsPanel(model, **{k: v for k, v in options.items() if k in FIELDS})
         self.picker = PointPicker(image, prompt=prompt, model=model)
-        self.results = []
+        self.history: list = []
         self.session = None
+        self.error = None                 # the last unexpected error of a drag in the background
+        self._stop = threading.Event()
+        self._thread = None
         self.button = W.Button(description="Drag", button_style="primary", icon="arrows")
-        self.button.on_click(lambda _b: self.run())
+        self.button.on_click(lambda _b: self.start())
+        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True,
+                                    tooltip="end the drag after the step under way; what it did is kept")
+        self.stop_button.on_click(lambda _b: self.stop())
         self.again = W.Button(description="continue from result", disabled=True)
         self.again.on_click(lambda _b: self.continue_from_result())
         self.progress = W.IntProgress(value=0, min=0, max=1, description="steps")
         self.message = W.HTML()
         w, h = self.picker.state.display_size
         self.view = W.Image(format="png", width=w, height=h)
-        self.compare = W.ToggleButtons(options=["before", "after"], value="after", disabled=True)
-        self.compare.observe(lambda _ch: self._show_compare(), "value")
+        self.chart = W.Image(format="png")
+        self.panel = HistoryPanel(self)
+        self.accordion = W.Accordion(children=[self.settings.widget], titles=("settings",), selected_index=None)
         self.widget = W.VBox([self.picker.widget,
-                              W.HBox([self.button, self.progress, self.again]), self.message,
-                              W.HBox([self.view, self.compare])])
+                              W.HBox([self.button, self.stop_button, self.progress, self.again]), self.message,
+                              self.accordion, W.HBox([self.view, self.chart]), self.panel.widget])
 
     def _ipython_display_(self):
         from IPython.display import display
 
         display(self.widget)
 
+    @property
+    def results(self) -> list:
+        """Every finished drag's ``DragResult``, oldest first."""
+        return [e.result for e in self.history]
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- running a drag ---------------------------------------------------------------
+    def start(self) -> bool:
+        """Start a drag in a background thread (what Drag does); False if it was refused."""
+        if self.running:
+            return False
+        job = self._prepare()
+        if job is None:
+            return False
+        self._thread = threading.Thread(target=self._background, args=job, daemon=True, name="dragnb-drag")
+        self._thread.start()
+        return True
+
     def run(self):
-        """Run one drag with the picker's points, mask and prompt (what the Drag button does)."""
-        p = self.picker
-        mask = p.mask if p.mask.any() else None
-        self.button.disabled = True
+        """Run one drag in this thread: the ``DragResult``, or None if it was refused (the message says why)."""
+        job = self._prepare()
+        if job is None:
+            return None
         try:
-            self.session = DragSession(self.model, p.image, p.handles, p.targets, mask=mask, prompt=p.prompt,
-                                       **self.options)
-            self.message.value = "inverting the image and finding the region..."
-            self.progress.max = int(self.session.options.max_iters)
-            self.progress.value = 0
-            paths = [[tuple(h)] for h in self.session.start]
-            for state in self.session.run():
+            return self._drive(*job)
+        except ValueError as e:
+            self._refused(e)
+            return None
+        finally:
+            self._busy(False)
+
+    def stop(self) -> None:
+        """End the drag under way after its current step (what Stop does)."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None):
+        """Wait for a background drag to end; the last ``DragResult`` (None if none)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.history[-1].result if self.history else None
+
+    def _prepare(self):
+        """Check the picker's drag and the settings in this thread: (session, job details) or None."""
+        p = self.picker
+        painted = p.mask if p.mask.any() else None
+        settings = {**self.settings.values(), **self.options}
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                session = DragSession(self.model, p.image, p.handles, p.targets, mask=painted, prompt=p.prompt,
+                                      **settings)
+        except ValueError as e:
+            self._refused(e)
+            return None
+        self._stop.clear()
+        self.session = session
+        self._busy(True)
+        return session, dict(settings=settings, painted=painted, prompt=p.prompt, warned=[str(w.message) for w in caught])
+
+    def _background(self, session, job):
+        try:
+            self._drive(session, job)
+        except ValueError as e:
+            self._refused(e)
+        except Exception as e:   # shown in the widget: a thread's exception would reach no cell
+            self.error = e
+            self.message.value = f"<b style='color:#c62828'>the drag failed:</b> {type(e).__name__}: {e}"
+        finally:
+            self._busy(False)
+
+    def _drive(self, session, job):
+        """Run ``session`` to its end or to Stop, showing each step; keep and return its result."""
+        h, t = session.start[0], session.targets[0]
+        trace = Trace(length=float(np.hypot(*(t - h))))
+        case = None if self.scene is None else scene_case(self.scene, h, t, session.image.width)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self._say("inverting the image and finding the region...", job)
+            session.prepare()
+            where = "painted" if job["painted"] is not None else "found under the handles"
+            region = f"editable region: {int(session.mask.sum())} image pixels ({where})"
+            self.progress.max, self.progress.value = session.options.max_iters, 0
+            stopped = self._steps(session, trace, case, region, job)
+            result = session.result()
+        job["warned"] += [str(w.message) for w in caught]
+        if case is not None:
+            trace.result_picture = picture_distance(case, result.image)
+        entry = Entry(result, job["settings"], job["painted"], job["prompt"], stopped, trace)
+        self.history.append(entry)
+        self.chart.value = chart_png(trace)
+        self._done(entry, region, job)
+        return result
+
+    def _steps(self, session, trace: Trace, case, region: str, job) -> bool:
+        """Step ``session`` until it ends or Stop is pressed (True: stopped)."""
+        paths = [[tuple(hp)] for hp in session.start]
+        drawn = 0.0
+        steps = session.run()
+        try:
+            for state in steps:
+                trace.add(state)
                 self.progress.value = state.step + 1
                 for path, hp in zip(paths, state.handles):
                     path.append(tuple(hp))
                 if state.preview is not None:
-                    self._set_view(annotate(state.preview, paths, self.session.targets, p.state.scale))
-                self.message.value = f"step {state.step}: {state.distance:.1f} px to go"
-            result = self.session.result()
-        except ValueError as e:
-            self.message.value = f"<b style='color:#c62828'>cannot drag:</b> {e}"
-            return None
+                    self.view.value = _png(annotate(state.preview, paths, session.targets, self.picker.state.scale))
+                    if case is not None:
+                        trace.picture.append((state.step, picture_distance(case, state.preview)))
+                if time.monotonic() - drawn > CHART_EVERY:
+                    self.chart.value, drawn = chart_png(trace), time.monotonic()
+                seen = f"; the picture {trace.picture[-1][1]:.1f} px" if trace.picture else ""
+                self._say(f"step {state.step}: tracking finds the handle {state.distance:.1f} image pixels from "
+                          f"its target{seen}<br><small>{region}</small>", job)
+                if self._stop.is_set():
+                    return True
         finally:
-            self.button.disabled = False
-        self.results.append(result)
-        self.progress.value = self.progress.max if result.arrived else self.progress.value
-        took = sum(result.timings.values())
-        costs = " · ".join(f"{stage} {sec:.1f} s ({result.passes.get(stage, {}).get('forward', 0)} UNet passes)"
-                           for stage, sec in result.timings.items() if sec >= 0.05)
-        self.message.value = (f"done in {took:.1f} s, {len(result.history)} steps; "
-                              f"{'arrived' if result.arrived else 'stopped before arriving'}"
-                              f"<br><small>{costs}</small>")
-        self.compare.disabled = False
-        self.again.disabled = False
-        self.compare.value = "after"
-        self._show_compare()
-        return result
+            steps.close()
+        return self._stop.is_set()
 
-    def _set_view(self, image: Image.Image):
-        self.view.value = _png(image)
+    def _say(self, text: str, job) -> None:
+        warned = "".join(f"<br><small style='color:#b26a00'>warning: {w}</small>" for w in job["warned"])
+        self.message.value = text + warned
 
-    def _show_compare(self):
-        if not self.results:
-            return
-        r = self.results[-1]
+    def _done(self, entry: Entry, region: str, job) -> None:
+        r = entry.result
+        took = sum(r.timings.values())
+        end = ("stopped by you" if entry.stopped else "arrived" if r.arrived
+               else f"did not arrive in max_iters = {r.options.max_iters} steps")
+        costs = " · ".join(f"{stage} {sec:.1f} s ({r.passes.get(stage, {}).get('forward', 0)} UNet passes)"
+                           for stage, sec in r.timings.items() if sec >= 0.05)
+        self._say(f"done in {took:.1f} s, {len(r.history)} steps: {end}; tracking finds the handle "
+                  f"{r.distance:.1f} image pixels from its target<br><small>{region}</small>"
+                  f"<br><small>{costs}</small>", job)
+        self.progress.value = len(r.history)
+        self.panel.update()
+        self.panel.show.value = "B"
+        self.panel.refresh()
+
+    def _refused(self, e: Exception) -> None:
+        self.message.value = f"<b style='color:#c62828'>cannot drag:</b> {e}"
+
+    def _busy(self, busy: bool) -> None:
+        self.button.disabled = busy
+        self.stop_button.disabled = not busy
+        self.again.disabled = busy or not self.history
+
+    # -- the history ------------------------------------------------------------------
+    def show_picture(self, k: int, which: str) -> None:
+        """Show drag ``k``'s input ("before") or result ("after") with its points."""
+        r = self.history[k].result
         scale = self.picker.state.scale
-        if self.compare.value == "before":
-            self._set_view(annotate(r.original, [[tuple(h)] for h in r.start], r.targets, scale))
+        if which == "before":
+            self.view.value = _png(annotate(r.original, [[tuple(h)] for h in r.start], r.targets, scale))
         else:
-            paths = [[tuple(s)] + [tuple(st.handles[i]) for st in r.history] + [tuple(r.handles[i])]
-                     for i, s in enumerate(r.start)]
-            self._set_view(annotate(r.image, paths, r.targets, scale))
+            self.view.value = _png(annotate(r.image, _paths(r), r.targets, scale))
+        self.chart.value = chart_png(self.history[k].trace)
 
     def continue_from_result(self):
         """Start a new drag on the last result (points and mask cleared, prompt kept)."""
-        if not self.results:
-            return
-        prompt = self.picker.prompt
+        if self.history:
+            self._new_picker(self.history[-1].result.image, prompt=self.picker.prompt)
+            self.again.disabled = True
+
+    def back(self):
+        """The picker returns to where the last drag started: its image, points, painted mask and
+        prompt (the drag stays in the history)."""
+        if self.history and not self.running:
+            e = self.history[-1]
+            r = e.result
+            self._new_picker(r.original, [tuple(p) for p in r.start], [tuple(p) for p in r.targets], e.painted,
+                             e.prompt)
+
+    def _new_picker(self, image, handles=None, targets=None, mask=None, prompt: str = ""):
         old = self.picker.widget
-        self.picker = PointPicker(self.results[-1].image, prompt=prompt, model=self.model)
+        self.picker = PointPicker(image, handles, targets, mask, prompt=prompt, model=self.model)
         self.widget.children = (self.picker.widget,) + tuple(c for c in self.widget.children if c is not old)
-        self.again.disabled = True

@@ -61,3 +61,11 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def teaching():
+    """The bundled teaching model."""
+    import dragnb
+
+    return dragnb.load("tiny", device="cpu", verbose=False)

@@ -11,3 +11,15 @@ def test_bars_are_off_with_the_environment_switch_and_on_otherwise(monkeypatch):
     monkeypatch.setattr(p, "tqdm", lambda it, **kw: calls.append(kw) or it)
     assert list(p.progress(items, "inversion")) == items
     assert calls == [dict(desc="inversion", total=None, delay=p.DELAY, leave=False, disable=None)] and p.DELAY > 0
+
+
+def test_bars_are_off_outside_the_main_thread(monkeypatch):
+    import threading
+
+    monkeypatch.setenv("DRAGNB_PROGRESS", "1")
+    monkeypatch.setattr(p, "tqdm", lambda it, **kw: ("bar", it))
+    items, got = [1, 2], []
+    t = threading.Thread(target=lambda: got.append(p.progress(items, "inversion")))
+    t.start()
+    t.join()
+    assert got == [items] and p.progress(items, "inversion") == ("bar", items)
