@@ -411,8 +411,8 @@ def drag_animation(result, path, fps: float = 4, min_side: int = 256, hold: int 
     shots = [s for s in result.history if s.preview is not None]
     if not shots and not before:
         raise ValueError("no previews in this result: run the drag with preview_every=k")
-    frames = [_marked(result.original, result.start, result.start, result.targets, "before", min_side, [])] * (
-        2 if before else 0)
+    frames = [_marked(result.original, result.start, result.start, result.targets, "before", min_side, [])] * 2 \
+        if before else []
     frames += [_marked(s.preview, result.start, s.handles, result.targets, f"step {s.step}", min_side,
                        [t.handles for t in result.history if t.step <= s.step]) for s in shots]
     last = _marked(result.image, result.start, result.handles, result.targets,
