@@ -35,10 +35,10 @@ class Trace:
 
 
 def chart_png(trace: Trace, title: str = "") -> bytes:
-    """The trace as a PNG: distances to the target (left), losses (right)."""
+    """The trace as a PNG: distances to the target (left), losses on a log scale (right)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.2, 2.4), dpi=80, layout="constrained")
+    fig = Figure(figsize=(5.6, 2.6), dpi=80, layout="constrained")
     left, right = fig.subplots(1, 2)
     left.axhline(trace.length, color="0.6", lw=0.8, ls=":")
     left.axhline(0, color="0.6", lw=0.8)
@@ -46,23 +46,28 @@ def chart_png(trace: Trace, title: str = "") -> bytes:
         left.plot(trace.steps, trace.tracking, color=HANDLE, lw=1.5, label="tracking")
     if trace.picture:
         s, d = zip(*trace.picture)
-        left.plot(s, d, "o-", color=TARGET, ms=4, lw=1, label="picture (preview)")
+        left.plot(s, d, "o-", color=TARGET, ms=3, lw=1, label="picture (preview)")
     if trace.result_picture is not None:
-        left.plot([trace.steps[-1] + 1 if trace.steps else 0], [trace.result_picture], "*", color=TARGET, ms=11,
+        left.plot([trace.steps[-1] + 1 if trace.steps else 0], [trace.result_picture], "*", color=TARGET, ms=10,
                   label="picture (result)")
-    left.set(xlabel="step", ylabel="pixels to the target", title=title or "distance to the target")
-    left.set_ylim(-0.5, max([trace.length, *trace.tracking, *(d for _, d in trace.picture), trace.result_picture or 0]) * 1.1 + 0.5)
+    left.set_ylim(-0.5, max([trace.length, *trace.tracking, *(d for _, d in trace.picture),
+                             trace.result_picture or 0]) * 1.15 + 0.5)
+    left.set_xlabel("step", fontsize=8)
+    left.set_ylabel("pixels to the target", fontsize=8)
+    left.set_title(title or "distance to the target", fontsize=9)
     if trace.steps or trace.picture:
-        left.legend(fontsize=7, loc="upper right")
+        left.legend(fontsize=7, loc="lower left")
     for name, values in trace.losses.items():
-        right.plot(trace.steps[:len(values)], values, lw=1.2, label=name)
+        v = np.asarray(values, float)
+        right.plot(trace.steps[:len(v)], np.where(v > 0, v, np.nan), lw=1.2, label=name)
     if trace.losses:
-        right.legend(fontsize=7, loc="upper right")
-        if min(min(v) for v in trace.losses.values()) > 0:
-            right.set_yscale("log")
-    right.set(xlabel="step", title="losses")
-    if not trace.steps:
-        for ax in (left, right):
+        right.set_yscale("log")
+        right.legend(fontsize=7, loc="lower left")
+    right.set_xlabel("step", fontsize=8)
+    right.set_title("losses", fontsize=9)
+    for ax in (left, right):
+        ax.tick_params(labelsize=7)
+        if not trace.steps:
             ax.set_xlim(0, 1)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

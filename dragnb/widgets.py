@@ -87,6 +87,7 @@ class DragWidget:
         self.error = None                 # the last unexpected error of a drag in the background
         self._stop = threading.Event()
         self._thread = None
+        self._running = False
         self.button = W.Button(description="Drag", button_style="primary", icon="arrows")
         self.button.on_click(lambda _b: self.start())
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True,
@@ -117,7 +118,8 @@ class DragWidget:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """A drag is under way (Drag is off, Stop on)."""
+        return self._running
 
     # -- running a drag ---------------------------------------------------------------
     def start(self) -> bool:
@@ -243,18 +245,20 @@ class DragWidget:
                else f"did not arrive in max_iters = {r.options.max_iters} steps")
         costs = " · ".join(f"{stage} {sec:.1f} s ({r.passes.get(stage, {}).get('forward', 0)} UNet passes)"
                            for stage, sec in r.timings.items() if sec >= 0.05)
-        self._say(f"done in {took:.1f} s, {len(r.history)} steps: {end}; tracking finds the handle "
-                  f"{r.distance:.1f} image pixels from its target<br><small>{region}</small>"
-                  f"<br><small>{costs}</small>", job)
         self.progress.value = len(r.history)
         self.panel.update()
         self.panel.show.value = "B"
         self.panel.refresh()
+        self._busy(False)
+        self._say(f"done in {took:.1f} s, {len(r.history)} steps: {end}; tracking finds the handle "
+                  f"{r.distance:.1f} image pixels from its target<br><small>{region}</small>"
+                  f"<br><small>{costs}</small>", job)   # last: once it shows, the widget is ready
 
     def _refused(self, e: Exception) -> None:
         self.message.value = f"<b style='color:#c62828'>cannot drag:</b> {e}"
 
     def _busy(self, busy: bool) -> None:
+        self._running = busy
         self.button.disabled = busy
         self.stop_button.disabled = not busy
         self.again.disabled = busy or not self.history

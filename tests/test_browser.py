@@ -1,8 +1,10 @@
-"""The point picker in a real browser: JupyterLab 4 and Notebook 7 on loopback, Debian's Chromium, Playwright.
+"""The point picker and the drag widget in a real browser: JupyterLab 4 and Notebook 7 on
+loopback, Debian's Chromium, Playwright.
 
 Clicks and a brush stroke on the canvas, then the kernel writes what the picker holds;
 the test checks it against where it clicked, in the original image's pixels (the image
-is shown scaled). The server is ``scripts/jupyter_loopback.py``'s. Skipped where Chromium or
+is shown scaled). The drag widget: Drag, a cell run while it drags, Stop, a setting
+changed, a second drag, the history (``scripts/widget_screenshots.py``'s ``drive``). The server is ``scripts/jupyter_loopback.py``'s. Skipped where Chromium or
 Playwright is missing; ``.ci/run`` installs both.
 """
 import json
@@ -12,6 +14,7 @@ import time
 from pathlib import Path
 
 import jupyter_loopback   # scripts/, on pytest's pythonpath
+import widget_screenshots
 import nbformat
 import numpy as np
 import pytest
@@ -47,6 +50,7 @@ def lab(request, tmp_path_factory):
         pytest.importorskip("notebook")
     root = tmp_path_factory.mktemp(app)
     _notebook(root)
+    widget_screenshots.notebook(root)
     try:
         proc, url = jupyter_loopback.start(app, root)
     except RuntimeError as e:
@@ -74,6 +78,12 @@ def _run_cell(page, index: int):
     page.keyboard.press("Shift+Enter")
 
 
+def _browser(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"])
+
+
 def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
     url, root = lab
     rng = np.random.default_rng(1)
@@ -84,9 +94,7 @@ def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
             clicks.append(c)
     clicks = np.array(clicks)
     with pw.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
+        browser = _browser(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
@@ -144,3 +152,30 @@ def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
     for x, y in stroke:
         ix, iy = x / 4 - 0.5, y / 4 - 0.5
         assert np.min(np.hypot(mask[:, 1] - ix, mask[:, 0] - iy)) <= 1.0
+
+
+def test_the_drag_widget_stops_takes_a_setting_and_keeps_its_history(lab):
+    url, root = lab
+    url = url.replace("picker.ipynb", "widget.ipynb")
+    with pw.sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.goto(url)
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+            page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
+            _dismiss_dialogs(page)
+            try:
+                state = widget_screenshots.drive(page, root, stop_after=2)
+            finally:
+                page.screenshot(path=str(root / "widget.png"))
+        finally:
+            browser.close()
+    print(state)
+    first, second = state["drags"]
+    assert state["alive"]["running"] and state["error"] == "None"      # a cell ran while it dragged
+    assert first["stopped"] and state["pressed"] <= first["steps"] <= state["pressed"] + 1 < 200
+    assert first["lam"] == 0.1 and second["lam"] == 0.5 and second["max_iters"] == second["steps"] == 6
+    assert state["shown"] == [0, "after"]                            # A: drag 1's result
+    assert state["handles"] == state["start"]                        # stepped back to drag 2's start
+    assert state["disabled"] == [False, True] and state["enabled"] == {"Drag": True, "Stop": False}
