@@ -427,8 +427,11 @@ class PointPicker:
         s = self.state
         n = len(s.handles)
         pending = " — click its target" if len(s.targets) < n else ""
-        return (f"{n} handle(s), {len(s.targets)} target(s){pending}; mask {int(s.mask.sum())} px; "
-                f"image {s.size[0]}x{s.size[1]} shown x{s.scale:.2f}")
+        painted = int(s.mask.sum())
+        mask = (f"mask: {painted} image pixels painted" if painted
+                else "mask: none painted (a drag finds the region under its handles)")
+        return (f"{n} handle(s), {len(s.targets)} target(s){pending}; {mask}; "
+                f"image {s.size[0]}x{s.size[1]} pixels shown x{s.scale:.2f}")
 
     def _draw_points(self):
         c = self.canvas[2]

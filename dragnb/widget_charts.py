@@ -34,12 +34,13 @@ class Trace:
             self.losses.setdefault(k, []).append(float(v))
 
 
-def chart_png(trace: Trace, title: str = "") -> bytes:
-    """The trace as a PNG: distances to the target (left), losses on a log scale (right)."""
+def chart_png(trace: Trace, title: str = "", height: int = 384) -> bytes:
+    """The trace as a PNG, ``height`` pixels high: distances to the target (top), losses on a log
+    scale (bottom)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.6, 2.6), dpi=80, layout="constrained")
-    left, right = fig.subplots(1, 2)
+    fig = Figure(figsize=(0.75 * height / 80, height / 80), dpi=80, layout="constrained")
+    left, right = fig.subplots(2, 1)
     left.axhline(trace.length, color="0.6", lw=0.8, ls=":")
     left.axhline(0, color="0.6", lw=0.8)
     if trace.steps:
@@ -52,7 +53,6 @@ def chart_png(trace: Trace, title: str = "") -> bytes:
                   label="picture (result)")
     left.set_ylim(-0.5, max([trace.length, *trace.tracking, *(d for _, d in trace.picture),
                              trace.result_picture or 0]) * 1.15 + 0.5)
-    left.set_xlabel("step", fontsize=8)
     left.set_ylabel("pixels to the target", fontsize=8)
     left.set_title(title or "distance to the target", fontsize=9)
     if trace.steps or trace.picture:

@@ -107,10 +107,8 @@ class HistoryPanel:
         k = which[0] if which is not None else -1
         base = Path(self.path.value or "dragnb-export")
         try:
-            if kind == "gif":
-                out = export_gif(self.owner.history[k], base.with_suffix(".gif"))
-            else:
-                out = export_sample(self.owner.history[k], base)
+            out = (self.owner.save_gif(base.with_suffix(".gif"), k) if kind == "gif"
+                   else self.owner.save_sample(base, k))
         except (ValueError, OSError) as e:
             self.message.value = f"<b style='color:#c62828'>cannot save:</b> {e}"
             return

@@ -28,7 +28,7 @@ from .picker import PointPicker, display_point, enlarge
 from .plots import HANDLE, PATH, TARGET
 from .session import DragSession
 from .widget_charts import Trace, chart_png, scene_case
-from .widget_history import Entry, HistoryPanel
+from .widget_history import Entry, HistoryPanel, export_gif, export_sample
 from .widget_settings import FIELDS, SettingsPanel
 
 CHART_EVERY = 0.5   # seconds between two redraws of the live charts
@@ -204,7 +204,7 @@ class DragWidget:
             trace.result_picture = picture_distance(case, result.image)
         entry = Entry(result, job["settings"], job["painted"], job["prompt"], stopped, trace)
         self.history.append(entry)
-        self.chart.value = chart_png(trace)
+        self.chart.value = chart_png(trace, height=self._chart_height())
         self._done(entry, region, job)
         return result
 
@@ -224,7 +224,7 @@ class DragWidget:
                     if case is not None:
                         trace.picture.append((state.step, picture_distance(case, state.preview)))
                 if time.monotonic() - drawn > CHART_EVERY:
-                    self.chart.value, drawn = chart_png(trace), time.monotonic()
+                    self.chart.value, drawn = chart_png(trace, height=self._chart_height()), time.monotonic()
                 seen = f"; the picture {trace.picture[-1][1]:.1f} px" if trace.picture else ""
                 self._say(f"step {state.step}: tracking finds the handle {state.distance:.1f} image pixels from "
                           f"its target{seen}<br><small>{region}</small>", job)
@@ -254,6 +254,9 @@ class DragWidget:
                   f"{r.distance:.1f} image pixels from its target<br><small>{region}</small>"
                   f"<br><small>{costs}</small>", job)   # last: once it shows, the widget is ready
 
+    def _chart_height(self) -> int:
+        return int(min(480, max(300, self.picker.state.display_size[1])))
+
     def _refused(self, e: Exception) -> None:
         self.message.value = f"<b style='color:#c62828'>cannot drag:</b> {e}"
 
@@ -272,7 +275,15 @@ class DragWidget:
             self.view.value = _png(annotate(r.original, [[tuple(h)] for h in r.start], r.targets, scale))
         else:
             self.view.value = _png(annotate(r.image, _paths(r), r.targets, scale))
-        self.chart.value = chart_png(self.history[k].trace)
+        self.chart.value = chart_png(self.history[k].trace, height=self._chart_height())
+
+    def save_gif(self, path, k: int = -1) -> str:
+        """Drag ``k`` of the history (the last by default) as a GIF: input, previews, result, marked."""
+        return export_gif(self.history[k], path)
+
+    def save_sample(self, folder, k: int = -1):
+        """Drag ``k`` as a DragBench sample folder, its result beside it as ``edited.png``."""
+        return export_sample(self.history[k], folder)
 
     def continue_from_result(self):
         """Start a new drag on the last result (points and mask cleared, prompt kept)."""

@@ -133,7 +133,7 @@ def drive(page, root: Path, stop_after: int = 2, shots: Path | None = None) -> d
     history_a = output.locator(".widget-dropdown").filter(has=page.get_by_text("A", exact=True)).locator("select")
     history_a.select_option(label="drag 1: after")   # A: drag 1's result
     _button(output, "A").click()
-    time.sleep(0.5)
+    time.sleep(1.5)                       # the picture and the charts of drag 1
     if shots:
         output.screenshot(path=str(shots / "widget-two-drags.png"))
     _button(output, "step back").click()

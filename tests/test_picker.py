@@ -166,3 +166,12 @@ def test_region_points_and_the_similarity_slider_steer_the_suggestion():
     assert not p.mask.any()                        # nothing is in the mask until it is accepted
     p.accept_region()
     assert p.mask.all() and p._suggestion is None and p._region_points == []
+
+
+def test_the_status_line_says_whether_a_mask_is_painted_in_image_pixels():
+    p = dragnb.PointPicker(np.zeros((20, 30, 3), np.uint8))
+    assert "none painted (a drag finds the region under its handles)" in p.status()
+    m = np.zeros((20, 30), bool)
+    m[2:5, 3:7] = True
+    p.mask = m
+    assert "mask: 12 image pixels painted" in p.status() and "30x20 pixels" in p.status()

@@ -139,8 +139,9 @@ def test_history_steps_back_compares_and_exports(tiny_sd, scene_image, tmp_path)
     w.panel.a.value, w.panel.b.value = (0, "before"), (1, "after")    # compare any two
     w.panel.show.value = "A"
     a = w.view.value
+    assert w.chart.value == chart_png(w.history[0].trace, height=w._chart_height())   # A's charts too
     w.panel.show.value = "B"
-    assert a != w.view.value
+    assert a != w.view.value and w.chart.value == chart_png(w.history[1].trace, height=w._chart_height())
     w.back()                                       # to where drag 2 started
     assert np.array_equal(np.asarray(w.picker.image), np.asarray(second.original))
     assert w.picker.handles == [(22.0, 13.0)] and w.picker.targets == [(22.0, 20.0)] and not w.picker.mask.any()
