@@ -143,6 +143,10 @@ def test_the_animation_marks_each_frame_with_the_drag(tmp_path):
     assert (frames[0, 50:, :, 1] > 80).mean() > 0.9                  # the preview itself is there
     with pytest.raises(ValueError, match="preview_every"):
         plots.drag_animation(SimpleNamespace(history=[]), tmp_path / "b.gif")
+    bare = SimpleNamespace(history=[], start=result.start, targets=result.targets, handles=result.start,
+                           image=result.image, original=Image.new("RGB", (32, 32), (200, 0, 200)))
+    frames = iio.imread(plots.drag_animation(bare, tmp_path / "c.gif", min_side=64, before=True, hold=1), index=None)
+    assert frames[0, 50:, :, 0].mean() > 150 and frames[-1, 50:, :, 0].mean() < 50   # the input, then the result
 
 
 def test_gallery_shows_only_the_previews():
