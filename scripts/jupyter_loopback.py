@@ -3,18 +3,23 @@
 JupyterLab 4 or Notebook 7 serving ``root`` on a free port of 127.0.0.1, with no token, no
 password, no XSRF check, no news or update checks and a read-only extension manager, so
 that a browser driven by Playwright meets no login page and no pop-up. Used by
-``scripts/picker_screenshot.py`` and ``tests/test_browser.py`` (the tests find it through
+``scripts/picker_screenshot.py``, ``scripts/widget_screenshots.py`` and ``tests/test_browser.py`` (the tests find it through
 pytest's ``pythonpath``).
 """
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def free_port() -> int:
@@ -28,7 +33,7 @@ def start(app: str, root: Path, timeout: float = 120.0) -> tuple[subprocess.Pope
     ``/api/status`` answers. Its settings and its log go to ``root/_jupyter/``; raises
     ``RuntimeError`` with the end of the log if it exits or does not answer in ``timeout`` s."""
     root = Path(root)
-    settings = root / "_jupyter" / "settings"
+    settings = root / "_jupyter" / "settings"   # settings and workspaces of this server only
     notification = settings / "@jupyterlab" / "apputils-extension"
     notification.mkdir(parents=True, exist_ok=True)
     (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
@@ -40,7 +45,9 @@ def start(app: str, root: Path, timeout: float = 120.0) -> tuple[subprocess.Pope
             [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={port}", "--ip=127.0.0.1",
              "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
              f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", "--ServerApp.allow_root=True",
-             "--LabApp.extension_manager=readonly", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+             "--LabApp.extension_manager=readonly",
+             f"--LabApp.workspaces_dir={root / '_jupyter' / 'workspaces'}",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
             env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
@@ -64,3 +71,43 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@contextmanager
+def lab_page(cells: list, name: str, height: int = 1000):
+    """For the screenshot scripts: a notebook ``name`` of code ``cells`` in a new folder, opened in
+    JupyterLab in Debian's Chromium, its kernel idle: yields (page, folder). Exits with what is
+    missing if Chromium, Playwright or the server is not there."""
+    import nbformat
+
+    if not os.path.exists(CHROMIUM):
+        sys.exit("needs Debian's chromium (apt-get install chromium) and playwright (pip install playwright)")
+    from playwright.sync_api import sync_playwright
+
+    root = Path(tempfile.mkdtemp())
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(nb, root / name)
+    try:
+        proc, url = start("lab", root)
+    except RuntimeError as e:
+        sys.exit(str(e))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1200, "height": height})
+            page.goto(f"{url}/lab/tree/{name}")
+            page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
+            yield page, root
+            browser.close()
+    finally:
+        stop(proc)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def shrink(path: Path) -> None:
+    """A screenshot in 256 colours: small, without visible loss."""
+    from PIL import Image
+
+    Image.open(path).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    print(f"wrote {path} ({Path(path).stat().st_size / 1e3:.0f} kB)")

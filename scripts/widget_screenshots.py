@@ -14,11 +14,7 @@ Debian's Chromium and saves the widget mid-run and after the two drags into
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +23,6 @@ import nbformat
 import jupyter_loopback   # scripts/, next to this file
 
 FIG = Path(__file__).resolve().parents[1] / "teaser_fig"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CELLS = ["""import dragnb
 from dragnb.teaching.scenes import random_scene
 
@@ -145,32 +140,10 @@ def drive(page, root: Path, stop_after: int = 2, shots: Path | None = None) -> d
 
 
 def main():
-    from PIL import Image
-    from playwright.sync_api import sync_playwright
-
-    if not os.path.exists(CHROMIUM):
-        sys.exit("needs Debian's chromium (apt-get install chromium) and playwright (pip install playwright)")
-    root = Path(tempfile.mkdtemp())
-    notebook(root)
-    try:
-        proc, url = jupyter_loopback.start("lab", root)
-    except RuntimeError as e:
-        sys.exit(str(e))
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1200, "height": 1400})
-            page.goto(f"{url}/lab/tree/widget.ipynb")
-            page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
-            print(drive(page, root, stop_after=12, shots=FIG))
-            browser.close()
-    finally:
-        jupyter_loopback.stop(proc)
-        shutil.rmtree(root, ignore_errors=True)
+    with jupyter_loopback.lab_page(CELLS, "widget.ipynb", height=1400) as (page, root):
+        print(drive(page, root, stop_after=12, shots=FIG))
     for name in ("widget-running.png", "widget-two-drags.png"):
-        out = FIG / name
-        Image.open(out).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
-        print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB)")
+        jupyter_loopback.shrink(FIG / name)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ Playwright is missing; ``.ci/run`` installs both.
 """
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import nbformat
 import numpy as np
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = jupyter_loopback.CHROMIUM
 pw = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
 
@@ -71,9 +70,14 @@ def _dismiss_dialogs(page):
         time.sleep(0.5)
 
 
+def _picker_view(page):
+    """The picker notebook's view (JupyterLab may hold the widget's notebook in another tab)."""
+    return page.locator(".jp-Notebook").filter(has_text="picker.state.scale")
+
+
 def _run_cell(page, index: int):
     _dismiss_dialogs(page)
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell = _picker_view(page).locator(".jp-Cell").nth(index)
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
 
@@ -98,9 +102,9 @@ def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+            _picker_view(page).locator(".jp-Cell").first.wait_for(timeout=60_000)
             page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
-            canvas = page.locator(".jp-OutputArea-output canvas").last
+            canvas = _picker_view(page).locator(".jp-OutputArea-output canvas").last
             for attempt in range(4):  # the first Shift+Enter can reach the page before the kernel
                 _run_cell(page, 0)
                 try:
@@ -119,7 +123,7 @@ def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
             time.sleep(0.2)
             page.keyboard.press("u")
             time.sleep(0.3)
-            n_cells = page.locator(".jp-Notebook .jp-Cell").count()  # the key did nothing to the notebook
+            n_cells = _picker_view(page).locator(".jp-Cell").count()  # the key did nothing to the notebook
             page.get_by_text("brush", exact=True).click()
             stroke = [(60 + 20 * i, 150) for i in range(8)]
             page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
@@ -162,7 +166,8 @@ def test_the_drag_widget_stops_takes_a_setting_and_keeps_its_history(lab):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
             page.goto(url)
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+            page.locator(".jp-Notebook").filter(has_text="alive.json").locator(".jp-Cell").first.wait_for(
+                timeout=60_000)
             page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
             _dismiss_dialogs(page)
             try:

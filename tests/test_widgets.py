@@ -1,5 +1,4 @@
 """The drag widget, driven from Python (the browser test covers the canvas and the buttons)."""
-import threading
 import time
 
 import numpy as np
