@@ -26,7 +26,8 @@ def load_image(image) -> Image.Image:
     if isinstance(image, (str, os.PathLike)):
         image = _read_file(image)
     if isinstance(image, torch.Tensor):
-        image = image.detach().cpu().numpy()
+        image = image.detach().cpu()
+        image = (image.float() if image.is_floating_point() else image).numpy()   # bfloat16: no numpy twin
     if isinstance(image, np.ndarray):
         image = _array_to_pil(image)
     if not isinstance(image, Image.Image):

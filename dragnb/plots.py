@@ -14,6 +14,7 @@ import sys
 import numpy as np
 from matplotlib.figure import Figure
 
+from . import validate
 from .images import load_image
 
 # the colours every view uses (plots, the picker's canvas, the drag widget's pictures)
@@ -57,6 +58,21 @@ def _show(ax, image, title=None):
     return im
 
 
+def _result(result, name: str = "result"):
+    """``result`` if it looks like a ``DragResult`` (else TypeError)."""
+    if not all(hasattr(result, a) for a in ("image", "original", "start", "targets", "handles", "history")):
+        raise TypeError(f"{name} must be a DragResult (what dragnb.drag returns), got {type(result).__name__}")
+    return result
+
+
+def _steps(name: str, history, least: int = 0) -> list:
+    """``history`` as a list of ``DragStep``-like records (each with ``handles``)."""
+    items = validate.sequence(name, history, least)
+    if not all(hasattr(s, "handles") for s in items):
+        raise TypeError(f"{name} must hold DragSteps (a DragResult's history)")
+    return items
+
+
 def _layer(ax, image, title, shape, what: str):
     """Draw ``image`` on ``ax`` (a new figure if None) for a (H, W) layer of ``shape`` to go over it.
     Returns (the new figure or None, ax, the image array)."""
@@ -73,12 +89,14 @@ def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 0.55, cmap
             title: str | None = None, ax=None, vmin: float | None = None):
     """Image with a similarity map (H, W) over it and the query point (or points, [(x, y), ...]) marked.
     The colours run from ``vmin`` (default: the map's lowest value, or 0 if higher) to 1."""
+    similarity = validate.array("similarity", similarity, 2)
+    alpha = validate.number("alpha", alpha, float, 0, 1)
+    pts = None if point is None else validate.points("point", point)
     fig, ax, im = _layer(ax, image, title, similarity.shape, "similarity map")
-    vmin = min(0.0, float(similarity.min())) if vmin is None else vmin
+    vmin = min(0.0, float(similarity.min())) if vmin is None else validate.number("vmin", vmin, float, None, 1, hi_open=True)
     art = ax.imshow(similarity, cmap=cmap, alpha=alpha, vmin=vmin, vmax=1.0,
                     interpolation="nearest" if max(im.shape[:2]) < 256 else "antialiased")
-    if point is not None:
-        pts = np.asarray(point, dtype=float).reshape(-1, 2)
+    if pts is not None:
         ax.plot(pts[:, 0], pts[:, 1], ls="none", marker="o", ms=9, mfc=HANDLE, mec="white", mew=2)
     if fig is not None:
         fig.colorbar(art, ax=ax, shrink=0.8, label="cosine similarity")
@@ -87,6 +105,8 @@ def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 0.55, cmap
 
 def correspondence(src_image, dst_image, src_points, dst_points, title: str | None = None):
     """Two images side by side with a line from each source point to its match."""
+    src_points = validate.points("src_points", src_points)
+    dst_points = validate.points("dst_points", dst_points, len(src_points))
     a = np.asarray(load_image(src_image))
     b = np.asarray(load_image(dst_image))
     h = max(a.shape[0], b.shape[0])
@@ -96,7 +116,7 @@ def correspondence(src_image, dst_image, src_points, dst_points, title: str | No
     fig, (ax,) = _figure(1, 7)
     ax.imshow(both, interpolation="nearest" if h < 256 else "antialiased")
     colors = [f"C{i % 10}" for i in range(len(src_points))]
-    for (x0, y0), (x1, y1), c in zip(np.asarray(src_points), np.asarray(dst_points), colors):
+    for (x0, y0), (x1, y1), c in zip(src_points, dst_points, colors):
         ax.plot([x0, x1 + off], [y0, y1], "-", color=c, lw=1.5, alpha=0.9)
         ax.plot([x0], [y0], "o", color=c, mec="white", ms=7)
         ax.plot([x1 + off], [y1], "o", color=c, mec="white", ms=7)
@@ -108,13 +128,17 @@ def correspondence(src_image, dst_image, src_points, dst_points, title: str | No
 def mask_overlay(image, mask: np.ndarray, color=(0.1, 0.8, 0.3), alpha: float = 0.45, points=None,
                  title: str | None = None, ax=None):
     """Image with a bool mask (H, W) tinted over it and its outline drawn."""
-    m = np.asarray(mask, bool)
+    if mask is None:
+        raise TypeError("mask must be an (H, W) array, got None")
+    m = validate.mask(mask, load_image(image).size, allow_all=False, allow_empty=True)
+    points = None if points is None else validate.points("points", points)
+    alpha = validate.number("alpha", alpha, float, 0, 1)
     fig, ax, im = _layer(ax, image, title, m.shape, "mask")
     rgba = np.zeros((*m.shape, 4))
     rgba[m] = (*color, alpha)
     ax.imshow(rgba, interpolation="nearest")
     ax.contour(m.astype(float), levels=[0.5], colors=[color], linewidths=1.5)
-    for p in ([] if points is None else np.atleast_2d(points)):
+    for p in ([] if points is None else points):
         ax.plot([p[0]], [p[1]], marker="o", ms=9, mfc=HANDLE, mec="white", mew=2)
     return fig if fig is not None else ax.figure
 
@@ -149,9 +173,13 @@ def heatmaps(features, points, titles=None, target=None):
 
     ``target``: features of another image to show the maps on (default: the same image).
     """
-    from .features import similarity_map
+    from .features import Features, similarity_map
 
-    pts = np.atleast_2d(points)
+    for name, f in (("features", features), ("target", target)):
+        if not isinstance(f, Features) and (name == "features" or f is not None):
+            raise TypeError(f"{name} must be Features (what dragnb.dift_features returns), got {type(f).__name__}")
+    pts = validate.points("points", points)
+    titles = validate.titles("titles", titles, len(pts))
     shown = target if target is not None else features
     fig, axes = _figure(len(pts), 3)
     sims = [similarity_map(features, p, target=target) for p in pts]
@@ -173,7 +201,13 @@ def _colorbar(fig, axes) -> None:
 
 def loss_curve(curves: dict, title: str | None = None, smooth: int = 25, log: bool = True):
     """One panel per named curve (name -> list of values), raw and moving-average."""
-    curves = {k: np.asarray(v, float) for k, v in curves.items() if len(v)}
+    if not isinstance(curves, dict):
+        raise TypeError(f"curves must be a dict of name -> list of values, got {type(curves).__name__}")
+    smooth = validate.number("smooth", smooth, int, 1, 100_000)
+    curves = {k: validate.array(f"curves[{k!r}]", v, 1, finite=False) for k, v in curves.items()
+              if not (hasattr(v, "__len__") and len(v) == 0)}
+    if not curves:
+        raise ValueError("curves holds no values to draw")
     fig = _new_figure((4.5 * max(1, len(curves)), 3.2))
     axes = fig.subplots(1, max(1, len(curves)), squeeze=False)[0]
     for i, (ax, (name, v)) in enumerate(zip(axes, curves.items())):
@@ -197,6 +231,10 @@ def loss_curve(curves: dict, title: str | None = None, smooth: int = 25, log: bo
 
 def image_grid(images, cols: int = 8, titles=None, scale: float = 1.5):
     """Images in a grid, ``scale`` inches each, crisp for small ones."""
+    images = validate.sequence("images", images)
+    cols = validate.number("cols", cols, int, 1, 1000)
+    titles = validate.titles("titles", titles, len(images))
+    scale = validate.number("scale", scale, float, 0, 20, lo_open=True)
     n = len(images)
     rows = max(1, -(-n // cols))
     fig = _new_figure((scale * min(cols, n), scale * rows))
@@ -211,6 +249,8 @@ def image_grid(images, cols: int = 8, titles=None, scale: float = 1.5):
 def drag_arrows(image, handles, targets, ax=None, title: str | None = None, mask=None):
     """Image with numbered arrows from each handle (red) to its target (blue); ``mask``
     (H, W) bool, if given, tinted and outlined (the region that may change)."""
+    handles = validate.points("handles", handles)
+    targets = validate.points("targets", targets, len(handles))
     fig = None
     if ax is None:
         fig, (ax,) = _figure(1, 4)
@@ -218,7 +258,7 @@ def drag_arrows(image, handles, targets, ax=None, title: str | None = None, mask
         mask_overlay(image, mask, ax=ax, title=title)
     else:
         _show(ax, image, title)
-    for i, (h, t) in enumerate(zip(np.atleast_2d(handles), np.atleast_2d(targets))):
+    for i, (h, t) in enumerate(zip(handles, targets)):
         ax.annotate("", xy=t, xytext=h, arrowprops=dict(arrowstyle="->", color="white", lw=2.5))
         ax.annotate("", xy=t, xytext=h, arrowprops=dict(arrowstyle="->", color="black", lw=1))
         ax.plot([h[0]], [h[1]], "o", ms=8, mfc=HANDLE, mec="white", mew=1.5)
@@ -233,6 +273,10 @@ def trajectory(image, history, targets, start=None, ax=None, title: str | None =
     ``history`` holds where tracking found the handles at the start of each step; ``end``
     (e.g. ``result.handles``) adds where it found them after the last one.
     """
+    history = _steps("history", history)
+    targets = validate.points("targets", targets)
+    start, end = (None if v is None else validate.points(n, v, len(targets))
+                  for n, v in (("start", start), ("end", end)))
     fig = None
     if ax is None:
         fig, (ax,) = _figure(1, 4)
@@ -247,7 +291,7 @@ def trajectory(image, history, targets, start=None, ax=None, title: str | None =
         ax.plot(paths[:, i, 0], paths[:, i, 1], ".", color="black", ms=3)
         ax.plot([paths[0, i, 0]], [paths[0, i, 1]], "o", ms=8, mfc=HANDLE, mec="white")
         ax.plot([paths[-1, i, 0]], [paths[-1, i, 1]], "s", ms=7, mfc=PATH, mec="black")
-    for t in np.atleast_2d(targets):
+    for t in targets:
         ax.plot([t[0]], [t[1]], "o", ms=8, mfc=TARGET, mec="white")
     return fig if fig is not None else ax.figure
 
@@ -258,7 +302,8 @@ def drag_losses(steps, title: str | None = "drag losses"):
     ``steps``: a ``DragResult`` (its history, and where tracking found the handles after the last
     step, drawn as a star: the distance its printout reports) or a list of ``DragStep``.
     """
-    history, final = (steps.history, steps.distance) if hasattr(steps, "history") else (list(steps), None)
+    history, final = (steps.history, steps.distance) if hasattr(steps, "history") else (steps, None)
+    history = _steps("steps", history, 1)
     curves = {name: [s.losses[name] for s in history] for name in ("motion", "preserve")}
     curves["distance to target (px)"] = [s.distance for s in history]
     fig = loss_curve(curves, title=title, smooth=1, log=False)
@@ -277,6 +322,10 @@ def two_distances(seen, length: float | None = None, title: str | None = None, a
     ``seen``: records with ``step``, ``tracking`` and ``picture`` (``dragnb.bench.watch``);
     ``length``: the drag's length, drawn as the "did not move" line.
     """
+    seen = validate.sequence("seen", seen)
+    if not all(hasattr(s, "tracking") and hasattr(s, "picture") for s in seen):
+        raise TypeError("seen must hold records with step, tracking and picture (dragnb.bench.watch's)")
+    length = None if length is None else validate.number("length", length, float, 0)
     fig = None
     if ax is None:
         fig = _new_figure((5.5, 3.2))
@@ -304,6 +353,8 @@ def variants(truth, runs: dict, length: float | None = None, scale: float = 2.6)
     """Several drags of one edit side by side: the true edit, then each result (top) over its
     two distances per step (below, one scale). ``runs``: name -> (``DragResult``, [``Seen``])
     as ``dragnb.bench.watch`` returns them."""
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict: name -> (DragResult, [Seen])")
     n = len(runs) + 1
     fig = _new_figure((scale * n, scale * 2.1))
     axes = fig.subplots(2, n, squeeze=False)
@@ -325,7 +376,9 @@ def variants(truth, runs: dict, length: float | None = None, scale: float = 2.6)
 def gallery(history, cols: int = 8, scale: float = 1.6, most: int = 8):
     """At most ``most`` of the previews recorded during a drag (the first, the last and evenly
     spaced ones between), titled by step."""
-    shots = [s for s in history if s.preview is not None]
+    history = _steps("history", history)
+    most = validate.number("most", most, int, 1, 1000)
+    shots = [s for s in history if getattr(s, "preview", None) is not None]
     if not shots:
         raise ValueError("no previews in this history: run the drag with preview_every=k")
     if len(shots) > most:
@@ -335,6 +388,7 @@ def gallery(history, cols: int = 8, scale: float = 1.6, most: int = 8):
 
 def before_after(result, title: str | None = None):
     """The input with the requested drags, and the result with where the handles went."""
+    _result(result)
     fig, axes = _figure(2, 4)
     drag_arrows(result.original, result.start, result.targets, ax=axes[0], title="before")
     drag_arrows(result.image, result.handles, result.targets, ax=axes[1], title="after")
@@ -345,6 +399,7 @@ def before_after(result, title: str | None = None):
 
 def teaser(result, similarity: np.ndarray, title: str | None = None):
     """One drag in four panels: the request, the handle's DIFT heatmap, the handle's path, the result."""
+    _result(result)
     fig, axes = _figure(4, 3.2)
     drag_arrows(result.original, result.start, result.targets, ax=axes[0], title="the drag")
     heatmap(result.original, similarity, point=result.start[0], ax=axes[1], title="DIFT: like the handle")
@@ -358,6 +413,8 @@ def teaser(result, similarity: np.ndarray, title: str | None = None):
 
 def costs(result, title: str | None = "where the edit's time goes"):
     """Seconds and UNet passes (forward and backward) per stage of a ``DragResult``, as two bar charts."""
+    if not isinstance(getattr(result, "timings", None), dict) or not result.timings:
+        raise TypeError(f"result must be a DragResult with timings, got {type(result).__name__}")
     stages = list(result.timings)
     fig = _new_figure((9, 0.45 * len(stages) + 1.2))
     a, b = fig.subplots(1, 2, sharey=True)
@@ -386,6 +443,10 @@ def save_animation(frames, path, fps: float = 8, min_side: int = 256) -> str:
     import imageio.v3 as iio
     from PIL import Image
 
+    frames = validate.sequence("frames", frames)
+    fps = validate.number("fps", fps, float, 0, 1000, lo_open=True)
+    min_side = validate.number("min_side", min_side, int, 0, 4096)
+    path = validate.output_file("path", path)
     arrs = []
     for f in frames:
         im = load_image(f)
@@ -393,9 +454,6 @@ def save_animation(frames, path, fps: float = 8, min_side: int = 256) -> str:
         if k > 1:
             im = im.resize((im.width * k, im.height * k), Image.NEAREST)
         arrs.append(np.asarray(im))
-    if not arrs:
-        raise ValueError("no frames to write")
-    path = str(path)
     if path.lower().endswith(".gif"):
         iio.imwrite(path, np.stack(arrs), duration=1000 / fps, loop=0)  # duration in ms (imageio v3)
     else:
@@ -408,6 +466,8 @@ def drag_animation(result, path, fps: float = 4, min_side: int = 256, hold: int 
     the handles where tracking found them at that step (red), the path so far (yellow), the
     targets (blue) and the step number. The result is held for ``hold`` frames; ``before``
     puts the input first (then a drag without previews still animates). Returns the path."""
+    _result(result)
+    hold = validate.number("hold", hold, int, 1, 1000)
     shots = [s for s in result.history if s.preview is not None]
     if not shots and not before:
         raise ValueError("no previews in this result: run the drag with preview_every=k")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -79,3 +81,75 @@ def mask(value, size, allow_all: bool = True, allow_empty: bool = False):
     if not allow_empty and not m.any():
         raise ValueError("mask is empty: mark the region that may change (1 = editable), or pass mask=None")
     return m
+
+
+def array(name: str, value, ndim=None, finite: bool = True) -> np.ndarray:
+    """``value`` as a float64 array: lists, tuples, numpy arrays and torch tensors of any dtype
+    and device (gradients dropped) are accepted; ``ndim`` (an int or a tuple of ints) the
+    dimensions it may have; empty arrays and (if ``finite``) NaN or infinities are refused."""
+    if value is None or isinstance(value, (str, bytes, dict)):
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().float()
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}") from None
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if dims is not None and a.ndim not in dims:
+        raise ValueError(f"{name} must have {' or '.join(map(str, dims))} dimensions, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape})")
+    if finite and not np.isfinite(a).all():
+        raise ValueError(f"{name} has NaN or infinite values")
+    return a
+
+
+def points(name: str, value, n: int | None = None) -> np.ndarray:
+    """One (x, y) point or a sequence of them as an (N, 2) float array, finite and not empty;
+    exactly ``n`` of them if ``n`` is given. (Inside an image: ``images.check_points``.)"""
+    p = array(name, value, (1, 2))
+    if p.shape == (2,):
+        p = p[None]
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"{name} must be (x, y) pairs: expected shape (N, 2), got {p.shape}")
+    if n is not None and len(p) != n:
+        raise ValueError(f"{name} must hold {n} point(s), got {len(p)}")
+    return p
+
+
+def sequence(name: str, value, least: int = 1) -> list:
+    """``value`` (a list, tuple or other iterable, not a string) as a list of at least ``least`` items."""
+    if value is None or isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list, got {type(value).__name__}")
+    items = list(value)
+    if len(items) < least:
+        raise ValueError(f"{name} must hold at least {least} item(s), got {len(items)}")
+    return items
+
+
+def titles(name: str, value, n: int):
+    """None, or ``n`` titles (strings or None)."""
+    if value is None:
+        return None
+    items = sequence(name, value, 0)
+    if len(items) != n:
+        raise ValueError(f"{name} must hold one title per picture ({n}), got {len(items)}")
+    return [None if t is None else str(t) for t in items]
+
+
+def seed(name: str, value) -> int:
+    """A random seed: a whole number in [0, 2**63 - 1] (what torch's generators accept)."""
+    return number(name, value, int, 0, 2 ** 63 - 1)
+
+
+def output_file(name: str, value) -> str:
+    """A path a file can be written to: its folder exists and it is not itself a folder."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path, got {type(value).__name__}")
+    path = Path(value)
+    if path.is_dir():
+        raise ValueError(f"{name} {str(path)!r} is a folder, not a file")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{name}: the folder {str(path.parent)!r} does not exist")
+    return str(path)

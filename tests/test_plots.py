@@ -132,7 +132,8 @@ def test_the_animation_marks_each_frame_with_the_drag(tmp_path):
     history = [DragStep(i, np.array([[10.0 + i, 20.0]]), 10.0 - i, {}, Image.new("RGB", (32, 32), (0, 90, 0)))
                for i in range(3)]
     result = SimpleNamespace(history=history, start=np.array([[10.0, 20.0]]), targets=np.array([[20.0, 20.0]]),
-                             handles=np.array([[14.0, 20.0]]), image=Image.new("RGB", (32, 32)))
+                             handles=np.array([[14.0, 20.0]]), image=Image.new("RGB", (32, 32)),
+                             original=Image.new("RGB", (32, 32)))
     frames = iio.imread(plots.drag_animation(result, tmp_path / "a.gif", min_side=64), index=None)
     assert frames.shape[0] >= 4 and frames.shape[1:3] == (64, 64)   # 3 steps, then the result (held)
     red = (frames[..., 0] > 150) & (frames[..., 1] < 100) & (frames[..., 2] < 100)
@@ -142,7 +143,7 @@ def test_the_animation_marks_each_frame_with_the_drag(tmp_path):
     assert blue[0, 39:44, 39:44].any()                               # the target at (20, 20)
     assert (frames[0, 50:, :, 1] > 80).mean() > 0.9                  # the preview itself is there
     with pytest.raises(ValueError, match="preview_every"):
-        plots.drag_animation(SimpleNamespace(history=[]), tmp_path / "b.gif")
+        plots.drag_animation(SimpleNamespace(**{**vars(result), "history": []}), tmp_path / "b.gif")
     bare = SimpleNamespace(history=[], start=result.start, targets=result.targets, handles=result.start,
                            image=result.image, original=Image.new("RGB", (32, 32), (200, 0, 200)))
     frames = iio.imread(plots.drag_animation(bare, tmp_path / "c.gif", min_side=64, before=True, hold=1), index=None)

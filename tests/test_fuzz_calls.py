@@ -1,0 +1,201 @@
+"""Fuzzing the plots and the lower-level calls: good input of any reasonable type works, bad
+input is refused with a ValueError/TypeError/FileNotFoundError naming the argument.
+
+Every generated argument comes labelled good or bad; a call given only good ones must
+return its answer, a call given a bad one must be refused (accepting it would be a silent
+wrong answer), and nothing else may come out of it (a crash from deep inside numpy,
+matplotlib or torch). ``DRAGNB_FUZZ=N`` runs N examples per test (CI: a few).
+"""
+import os
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+from PIL import Image
+
+import dragnb
+from dragnb import plots
+from dragnb.session import DragStep
+
+N = int(os.environ.get("DRAGNB_FUZZ", "25"))
+FUZZ = settings(max_examples=N, derandomize=True, deadline=None, database=None,
+                suppress_health_check=list(HealthCheck))
+CLEAR = (ValueError, TypeError, FileNotFoundError)
+W, H = 12, 9
+
+
+def check(call, args: dict, names=None):
+    """Call ``call(**values)`` where ``args`` maps name -> (value, good); returns the answer or None."""
+    values = {k: v for k, (v, _) in args.items()}
+    bad = [k for k, (_, good) in args.items() if not good]
+    try:
+        out = call(**values)
+    except CLEAR as e:
+        assert bad, f"good input refused: {type(e).__name__}: {e}"
+        said = str(e).lower()
+        assert any(k.lower() in said for k in bad + list(names or [])), f"{e!r} names none of {bad}"
+        return None
+    assert not bad, f"bad {bad} accepted: {[values[k] for k in bad]!r}"
+    return out
+
+
+def good(strategy):
+    return strategy.map(lambda v: (v, True))
+
+
+def bad(*values):
+    return st.sampled_from(values).map(lambda v: (v, False))
+
+
+@st.composite
+def picture(draw):
+    kind = draw(st.sampled_from(["uint8", "pil", "float", "tensor", "bf16"]))
+    a = np.random.default_rng(draw(st.integers(0, 99))).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    return {"uint8": a, "pil": Image.fromarray(a).convert(draw(st.sampled_from(["RGB", "L", "P", "RGBA"]))),
+            "float": a / 255.0, "tensor": torch.from_numpy(a), "bf16": torch.from_numpy(a / 255.0).bfloat16()}[kind]
+
+
+def image_arg():
+    return st.one_of(good(picture()), bad(None, 3, "no such file.png", np.zeros((H, W, 3)) * np.nan,
+                                          np.zeros((0, W, 3), np.uint8), np.zeros((H, W, 5), np.uint8)))
+
+
+def as_type(points: np.ndarray, draw):
+    kind = draw(st.sampled_from(["list", "tuple", "numpy", "torch", "grad", "bf16", "f64"]))
+    if kind == "list":
+        return points.tolist()
+    if kind == "tuple":
+        return [tuple(p) for p in points.tolist()]
+    if kind == "numpy":
+        return points
+    t = torch.tensor(points, dtype={"bf16": torch.bfloat16, "f64": torch.float64}.get(kind, torch.float32))
+    return t.requires_grad_(True) if kind == "grad" else t
+
+
+@st.composite
+def points_arg(draw, n=None, name_ok=True):
+    k = n or draw(st.integers(1, 3))
+    p = np.round(np.random.default_rng(draw(st.integers(0, 99))).uniform(0, [W - 1, H - 1], (k, 2)))
+    if draw(st.integers(0, 2)) or not name_ok:
+        return as_type(p, draw), True
+    return draw(st.sampled_from([[], [[np.nan, 1.0]], [[np.inf, 0.0]], [(1, 2, 3)], "ab", {"x": 1},
+                                 [[1, 2], [3]], np.zeros((k + 1, 2)) if n else [[1.0]]])), False
+
+
+def required_points(n=None):
+    return st.one_of(points_arg(n), bad(None))
+
+
+def count(lo=1, hi=10):
+    return st.one_of(good(st.integers(lo, hi)), bad(lo - 1, -5, np.nan, np.inf, 1.5, "3", None, 10 ** 9, True))
+
+
+@given(image=image_arg(), sim=st.one_of(good(st.sampled_from(["numpy", "list", "bf16"])),
+                                        bad("nan", "3d", "scalar", "wrong", None)),
+       point=points_arg(), alpha=st.one_of(good(st.floats(0, 1)), bad(-0.5, 2.0, np.nan, "x")))
+@FUZZ
+def test_heatmap(image, sim, point, alpha):
+    s = np.random.default_rng(0).random((H, W))
+    value = {"numpy": s, "list": s.tolist(), "bf16": torch.from_numpy(s).bfloat16(), "nan": s * np.nan,
+             "3d": s[None], "scalar": 0.5, "wrong": s[:, :3], None: None}[sim[0]]
+    wrong = sim[0] == "wrong"
+    out = check(plots.heatmap, {"image": image, "similarity": (value, sim[1]), "point": point, "alpha": alpha},
+                names=["similarity map"] if wrong else None)
+    assert out is None or isinstance(out, Figure)
+
+
+@given(image=image_arg(), mask=st.one_of(good(st.sampled_from(["bool", "uint8", "list", "empty", "torch"])),
+                                         bad("string", None, "shape", "nan")), points=st.one_of(
+    points_arg(), st.just((None, True))))
+@FUZZ
+def test_mask_overlay(image, mask, points):
+    m = np.zeros((H, W), bool)
+    m[2:5, 3:8] = True
+    value = {"bool": m, "uint8": m.astype(np.uint8), "list": m.tolist(), "empty": ~np.ones((H, W), bool),
+             "torch": torch.from_numpy(m), "string": "all", None: None, "shape": m[:3],
+             "nan": m * np.nan}[mask[0]]
+    out = check(plots.mask_overlay, {"image": image, "mask": (value, mask[1]), "points": points})
+    assert out is None or isinstance(out, Figure)
+
+
+@given(handles=required_points(2), targets=required_points(2), image=image_arg())
+@FUZZ
+def test_drag_arrows(handles, targets, image):
+    out = check(plots.drag_arrows, {"image": image, "handles": handles, "targets": targets},
+                names=["handles", "targets"])   # a count that does not match is named on either side
+    assert out is None or isinstance(out, Figure)
+
+
+@given(n=st.integers(0, 4), cols=count(), titles=st.sampled_from(["none", "same", "short", "string"]),
+       scale=st.one_of(good(st.floats(0.5, 3)), bad(0, -1.0, np.inf, "big")))
+@FUZZ
+def test_image_grid(n, cols, titles, scale):
+    images = [np.full((H, W, 3), 40 * i, np.uint8) for i in range(n)]
+    t = {"none": (None, True), "same": ([f"{i}" for i in range(n)], True),
+         "short": (["a"] * max(0, n - 1), n == 0), "string": ("abc", False)}[titles]
+    out = check(plots.image_grid, {"images": (images, n > 0), "cols": cols, "titles": t, "scale": scale})
+    if out is not None:
+        assert len([ax for ax in out.axes if ax.get_images()]) == n
+
+
+@given(curves=st.sampled_from(["ok", "scalar", "dict-empty", "list", "none", "strings", "nan"]),
+       smooth=count(1, 30))
+@FUZZ
+def test_loss_curve(curves, smooth):
+    value, ok = {"ok": ({"a": [1.0, 2.0, 0.5], "b": torch.rand(5, requires_grad=True)}, True),
+                 "scalar": ({"a": 3.0}, False), "dict-empty": ({}, False), "list": ([1.0, 2.0], False),
+                 "none": (None, False), "strings": ({"a": ["x", "y"]}, False),
+                 "nan": ({"a": [1.0, np.nan, 2.0]}, True)}[curves]
+    out = check(plots.loss_curve, {"curves": (value, ok), "smooth": smooth})
+    assert out is None or isinstance(out, Figure)
+
+
+def _history(n, preview=True):
+    return [DragStep(i, np.array([[2.0 + i, 3.0]]), 5.0 - i, {"motion": 1.0, "preserve": 0.5},
+                     Image.new("RGB", (W, H), (0, 9 * i, 0)) if preview else None) for i in range(n)]
+
+
+@given(history=st.sampled_from(["ok", "none", "empty", "junk", "no-previews"]), targets=required_points(1),
+       start=st.one_of(points_arg(n=1), st.just((None, True))), most=count(1, 12))
+@FUZZ
+def test_trajectory_and_gallery(history, targets, start, most):
+    value, ok = {"ok": (_history(3), True), "none": (None, False), "empty": ([], True), "junk": ([1, 2], False),
+                 "no-previews": (_history(2, preview=False), True)}[history]
+    image = np.zeros((H, W, 3), np.uint8)
+    out = check(plots.trajectory, {"image": (image, True), "history": (value, ok), "targets": targets,
+                                   "start": start})
+    assert out is None or isinstance(out, Figure)
+    previews = ok and history not in ("empty", "no-previews")
+    out = check(plots.gallery, {"history": (value, previews), "most": most},
+                names=["preview"] if ok and not previews else None)
+    if out is not None:
+        assert len([ax for ax in out.axes if ax.get_images()]) == min(3, most[0])
+
+
+@given(frames=st.sampled_from(["ok", "empty", "none", "bad-frame"]),
+       fps=st.one_of(good(st.floats(0.5, 30)), bad(0, -2.0, np.nan, "fast")),
+       path=st.sampled_from(["ok", "missing-folder", "folder", "none"]))
+@FUZZ
+def test_save_animation(frames, fps, path, tmp_path_factory):
+    root = tmp_path_factory.mktemp("anim")
+    value, ok = {"ok": ([np.zeros((H, W, 3), np.uint8)] * 2, True), "empty": ([], False), "none": (None, False),
+                 "bad-frame": ([np.zeros((H, W, 3), np.uint8), "x.png"], False)}[frames]
+    where = {"ok": (root / "a.gif", True), "missing-folder": (root / "no" / "a.gif", False),
+             "folder": (root, False), "none": (None, False)}[path]
+    out = check(plots.save_animation, {"frames": (value, ok), "path": where, "fps": fps},
+                names=["image", "frame"])
+    if out is not None:
+        assert os.path.getsize(out) > 0
+
+
+@given(result=st.sampled_from([None, 3, "result", {"image": 1}]))
+@FUZZ
+def test_result_plots_refuse_what_is_not_a_result(result):
+    for fn in (plots.before_after, plots.costs, plots.drag_losses):
+        with pytest.raises(CLEAR):
+            fn(result)
+    with pytest.raises(CLEAR):
+        plots.drag_animation(result, "x.gif")
