@@ -75,6 +75,8 @@ def read_meta(path) -> dict:
 
     A corrupt or truncated file raises a ValueError naming it (a refused class stays an
     ``UnpicklingError`` saying which)."""
+    if Path(path).is_dir():
+        raise ValueError(f"{path} is a folder, not a meta_data.pkl file")
     with open(path, "rb") as f:
         try:
             return _SafeUnpickler(f).load()
@@ -138,7 +140,10 @@ def write_sample(folder, image, handles, targets, mask=None, prompt: str = "") -
     buf = io.BytesIO()
     _ClassicNames(buf, protocol=4).dump({"prompt": validate.text("prompt", prompt), "points": points,
                                          "mask": m.astype(np.uint8)})
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"cannot write a sample folder at {folder}: it, or a folder above it, is a file") from None
     tmp_png, tmp_pkl = folder / ".original_image.png.tmp", folder / ".meta_data.pkl.tmp"
     try:
         image.save(tmp_png, format="PNG")

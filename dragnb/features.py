@@ -137,6 +137,7 @@ def dift_features(model: DiffusionModel, image, prompt: str = "", t: int | None 
         Features with ``fmap`` (C, h, w) at ``up_block``'s resolution (C doubles, or so,
         with a context block).
     """
+    validate.instance("model", model, DiffusionModel, "a DiffusionModel (dragnb.load)")
     d = model.defaults
     n_up = len(model.unet.up_blocks)
     n_t = model.scheduler.config.num_train_timesteps
@@ -144,7 +145,7 @@ def dift_features(model: DiffusionModel, image, prompt: str = "", t: int | None 
     up_block = validate.number("up_block", d["dift_up_block"] if up_block is None else up_block, int, 0, n_up - 1)
     ensemble = validate.number("ensemble", ensemble, int, 1)
     chunk = validate.number("chunk", chunk, int, 1)
-    seed = validate.number("seed", seed, int, 0)
+    seed = validate.seed("seed", seed)
     prompt = validate.text("prompt", prompt)
     if size is not None:
         size = validate.number("size", size, int, 1, 4096)
@@ -243,6 +244,10 @@ def user_cosine(fmap: torch.Tensor, query: torch.Tensor, geometry: Geometry) -> 
     return upsampled_cosine(fmap, query, geometry.framed)[:h, :w]
 
 
+def _features(name: str, value) -> Features:
+    return validate.instance(name, value, Features, "Features (what dragnb.dift_features returns)")
+
+
 def similarity_map(features: Features, point, target: Features | None = None) -> np.ndarray:
     """Cosine similarity between the feature at ``point`` and every pixel.
 
@@ -250,7 +255,8 @@ def similarity_map(features: Features, point, target: Features | None = None) ->
     given, else of ``features``) before the cosine. Returns float32 (H, W) in
     [-1, 1]; without ``target``, the point's own pixel is the maximum (1.0).
     """
-    tgt = target if target is not None else features
+    _features("features", features)
+    tgt = features if target is None else _features("target", target)
     p = check_points(point, features.geometry.user)
     if len(p) != 1:
         raise ValueError(f"similarity_map takes one point, got {len(p)}: call it once per point "
@@ -265,6 +271,10 @@ def match_points(src: Features, dst: Features, points) -> np.ndarray:
     DIFT matching: argmax of the cosine similarity with ``dst``'s upsampled features.
     Returns float array (N, 2) in ``dst``'s user pixels.
     """
+    _features("src", src)
+    _features("dst", dst)
+    if len(check_points(points, src.geometry.user)) == 0:
+        raise ValueError("points is empty: give at least one (x, y) in src's image")
     queries = src.at(points)
     out = []
     for q in queries:

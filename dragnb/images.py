@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import validate
+
 
 def load_image(image) -> Image.Image:
     """A PIL RGB image from a PIL image, a uint8 array (H, W, 3|4 or H, W) or a file path.
@@ -58,13 +60,34 @@ def _read_file(path) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = ImageOps.exif_transpose(Image.open(path))  # phone photos: upright as shown
+            opened = Image.open(path)
+            png = opened.format == "PNG"
+            image = ImageOps.exif_transpose(opened)  # phone photos: upright as shown
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ValueError(f"{path!s} is too large to open safely ({e})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:   # not an image, truncated, empty
         raise ValueError(f"{path!s} is not a readable image ({type(e).__name__}: {e})") from None
+    if png:
+        _check_png(path)
     return image
+
+
+def _check_png(path) -> None:
+    """Refuse a PNG file any of whose chunks fails its CRC (Pillow checks only some)."""
+    import struct
+    import zlib
+
+    data = open(path, "rb").read()
+    at = 8   # after the signature
+    while at + 12 <= len(data):
+        n, kind = struct.unpack(">I4s", data[at:at + 8])
+        end = at + 8 + n
+        if end + 4 > len(data) or zlib.crc32(data[at + 4:end]) != struct.unpack(">I", data[end:end + 4])[0]:
+            raise ValueError(f"{path!s} is a corrupt PNG (chunk {kind.decode('latin-1')!r} fails its checksum)")
+        if kind == b"IEND":
+            return
+        at = end + 4
 
 
 def _array_to_pil(a: np.ndarray) -> Image.Image:
@@ -189,6 +212,8 @@ def model_size(size, native: int, multiple: int, target: int | None = None) -> t
 def prepare(image, native: int, multiple: int, size: int | None = None):
     """User image -> (PIL RGB as given, tensor (1, 3, h, w) in [-1, 1] of the model frame, Geometry)."""
     pil = load_image(image)
+    if size is not None:
+        size = validate.number("size", size, int, 1, 4096)
     content, frame = model_size(pil.size, native, multiple, size)
     resized = pil if pil.size == content else pil.resize(content, Image.BICUBIC)
     a = np.asarray(resized, dtype=np.float32)

@@ -85,6 +85,8 @@ def invert(model: DiffusionModel, image, prompt: str = "", strength: float = 0.7
 
     Returns an :class:`Inversion` whose ``latent`` (1, c, h, w) sits at ``timestep``.
     """
+    validate.instance("model", model, DiffusionModel, "a DiffusionModel (dragnb.load)")
+    prompt = validate.text("prompt", prompt)
     ts = schedule(model, steps, strength)
     pil, x, geom = prepare(image, model.native_size, model.multiple, size)
     emb = model.embed(prompt)
@@ -110,7 +112,8 @@ def denoise_latent(model: DiffusionModel, z: torch.Tensor, timesteps: list, emb:
 @torch.no_grad()
 def denoise(model: DiffusionModel, inversion: Inversion, latent: torch.Tensor | None = None):
     """Denoise ``latent`` (default: the inversion's own) to a PIL image at the user's size."""
-    z = inversion.latent if latent is None else latent
+    validate.instance("inversion", inversion, Inversion, "an Inversion (what dragnb.invert returns)")
+    z = inversion.latent if latent is None else validate.latent("latent", latent, inversion.latent)
     z0 = denoise_latent(model, z, inversion.timesteps, inversion.embedding, inversion.scheduler)
     return inversion.geometry.image(model.decode(z0))
 
@@ -122,6 +125,15 @@ def generate(model: DiffusionModel, prompt: str = "", n: int = 1, steps: int = 5
 
     Returns a list of PIL images of ``size`` (default: the model's native size).
     """
+    validate.instance("model", model, DiffusionModel, "a DiffusionModel (dragnb.load)")
+    prompt = validate.text("prompt", prompt)
+    n = validate.number("n", n, int, 1, 64)
+    guidance = validate.number("guidance", guidance, float, 0, 100)
+    seed = validate.seed("seed", seed)
+    if size is not None:
+        size = validate.number("size", size, int, model.multiple, 4096)
+        if size % model.multiple:
+            raise ValueError(f"size must be a multiple of {model.multiple} for this model, got {size}")
     side = (size or model.native_size) // model.vae_factor
     g = torch.Generator("cpu").manual_seed(seed)
     z = torch.randn((n, model.unet.config.in_channels, side, side), generator=g).to(model.device, model.dtype)

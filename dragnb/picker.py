@@ -74,7 +74,7 @@ class PickerState:
             raise ValueError(f"got {len(self.handles)} handles but {len(self.targets)} targets: "
                              "each target needs its handle")
         w, h = self.size
-        self.mask = np.zeros((h, w), bool) if mask is None else self.valid_mask(mask)
+        self.mask = self.valid_mask(mask)
         self.prompt = validate.text("prompt", prompt)
         self._undo, self._redo = [], []
 
@@ -89,11 +89,14 @@ class PickerState:
         return [tuple(map(float, p)) for p in check_points(points, self.size, name)]
 
     def valid_mask(self, mask) -> np.ndarray:
-        """The picker's mask may be empty (nothing painted yet); otherwise the drag's rules."""
+        """The picker's mask may be empty (nothing painted yet; None clears it); otherwise the drag's rules."""
+        if mask is None:
+            return np.zeros((self.size[1], self.size[0]), bool)
         return validate.mask(mask, self.size, allow_all=False, allow_empty=True)
 
     # -- coordinates ----------------------------------------------------------------
     def to_image(self, x: float, y: float) -> tuple:
+        x, y = validate.number("x", x), validate.number("y", y)
         w, h = self.size
         return (float(np.clip(x / self.scale - 0.5, 0, w - 1)),
                 float(np.clip(y / self.scale - 0.5, 0, h - 1)))
@@ -151,13 +154,19 @@ class PickerState:
         return ("target", len(self.targets) - 1)
 
     def move(self, which, x: float, y: float) -> None:
-        kind, i = which
-        (self.handles if kind == "handle" else self.targets)[i] = self.to_image(x, y)
+        """Move ``which`` (("handle" | "target", index), as ``point_at`` gives) to a display position."""
+        kind, i = which if isinstance(which, tuple) and len(which) == 2 else (None, None)
+        points = {"handle": self.handles, "target": self.targets}.get(kind)
+        if points is None or isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -len(points) <= i < len(points):
+            raise ValueError(f"which must name an existing point, e.g. ('handle', 0), got {which!r}")
+        points[i] = self.to_image(x, y)
 
     def remove_pair(self, i: int = -1) -> None:
+        """Remove handle ``i`` (Python indexing) and its target; nothing if there are no handles."""
+        n = len(self.handles)
+        i = validate.number("i", i, int, -max(n, 1), max(n - 1, 0))
         self.checkpoint()
         if self.handles:
-            n = len(self.handles)
             i = i % n
             self.handles.pop(i)
             if i < len(self.targets):
@@ -165,6 +174,9 @@ class PickerState:
 
     def paint(self, x: float, y: float, radius: float, value: bool = True) -> None:
         """Paint (or erase) a disc of ``radius`` *image* pixels at a display position."""
+        radius = validate.number("radius", radius, float, 0, lo_open=True)
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"value must be True (paint) or False (erase), got {value!r}")
         cx, cy = self.to_image(x, y)
         h, w = self.mask.shape
         yy, xx = np.ogrid[:h, :w]
@@ -339,18 +351,22 @@ class PointPicker:
 
     # -- actions --------------------------------------------------------------------------
     def undo(self):
+        self._grab = None   # the point held may be gone
         self.state.undo()
         self.redraw()
 
     def redo(self):
+        self._grab = None
         self.state.redo()
         self.redraw()
 
     def remove_pair(self, i: int = -1):
+        self._grab = None
         self.state.remove_pair(i)
         self.redraw()
 
     def clear(self):
+        self._grab = None
         self.state.clear()
         self._suggestion = None
         self._region_points = []

@@ -152,7 +152,13 @@ def drag_region(model: DiffusionModel, image, handles, targets, grow: int | None
     """The region under each handle (``find_region``), swept along its path to the target."""
     image = load_image(image)
     w, h = image.size
-    grow = max(1, round(max(w, h) / 32)) if grow is None else grow
+    handles = check_points(handles, image.size, "handle")
+    targets = check_points(targets, image.size, "target")
+    if len(handles) == 0 or len(handles) != len(targets):
+        raise ValueError(f"drag_region needs handles and targets in pairs, got {len(handles)} and {len(targets)}")
+    grow = max(1, round(max(w, h) / 32)) if grow is None else validate.number("grow", grow, int, -100_000, 100_000)
+    if regions is not None and (len(validate.sequence("regions", regions)) != len(handles)):
+        raise ValueError(f"regions must hold one mask per handle ({len(handles)}), got {len(regions)}")
     regions = handle_regions(model, image, handles, prompt, size) if regions is None else regions
     out = np.zeros((h, w), bool)
     for region, hp, tp in zip(regions, handles, targets):

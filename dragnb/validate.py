@@ -153,3 +153,28 @@ def output_file(name: str, value) -> str:
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{name}: the folder {str(path.parent)!r} does not exist")
     return str(path)
+
+
+def instance(name: str, value, kind, what: str):
+    """``value`` if it is a ``kind`` (TypeError saying ``what`` it must be otherwise)."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+    return value
+
+
+def latent(name: str, value, like):
+    """A latent shaped like the tensor ``like`` ((B, c, h, w)): any float dtype and device, moved
+    to ``like``'s; refused if it is not a tensor, has another shape or NaN/infinite values."""
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor shaped {tuple(like.shape)}, got {type(value).__name__}")
+    if tuple(value.shape) != tuple(like.shape):
+        raise ValueError(f"{name} has shape {tuple(value.shape)}, expected {tuple(like.shape)} (batch, channels, "
+                         "height, width of this model and image)")
+    if not value.is_floating_point():
+        raise ValueError(f"{name} must hold floats, got {value.dtype}")
+    value = value.detach().to(like.device, like.dtype)
+    if not torch.isfinite(value).all():
+        raise ValueError(f"{name} has NaN or infinite values")
+    return value
