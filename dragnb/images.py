@@ -115,6 +115,7 @@ def check_points(points, size, name: str = "point") -> np.ndarray:
     """
     if isinstance(points, torch.Tensor):
         points = points.detach().cpu()
+        points = points.double() if points.is_floating_point() else points   # bfloat16: no numpy twin
     if points is None or isinstance(points, (dict, str, bytes)):
         raise ValueError(f"{name}s must be (x, y) pairs of numbers, got {points!r}")
     try:

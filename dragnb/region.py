@@ -245,7 +245,7 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
         features = dift_features(model, image, **dift_kwargs)
     points = check_points(handle, features.geometry.user, "handle")
     if len(points) == 0:
-        raise ValueError("find_region needs at least one point (x, y) on the thing to drag")
+        raise ValueError("handle is empty: find_region needs at least one point (x, y) on the thing to drag")
     sims = [similarity_map(features, tuple(p)) for p in points]
     if method == "merge":
         return _merged_region(pieces or image_pieces(features), points, sims,

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import dragnb
-from dragnb import plots
+from dragnb import plots, validate
 from dragnb.session import DragStep
 
 N = int(os.environ.get("DRAGNB_FUZZ", "25"))
@@ -199,3 +199,127 @@ def test_result_plots_refuse_what_is_not_a_result(result):
             fn(result)
     with pytest.raises(CLEAR):
         plots.drag_animation(result, "x.gif")
+
+
+# -- the lower-level calls ------------------------------------------------------------------
+
+def seeds():
+    return st.one_of(good(st.integers(0, 2 ** 63 - 1)), bad(-1, 2 ** 64, np.nan, 1.5, "7", None))
+
+
+@pytest.fixture(scope="module")
+def inverted(tiny_sd):
+    return dragnb.invert(tiny_sd, np.zeros((32, 32, 3), np.uint8), steps=4, strength=0.5)
+
+
+@given(latent=st.sampled_from(["same", "f64", "bf16", "grad", "channels", "size", "int", "none-ok", "nan",
+                               "numpy"]),
+       inversion=st.sampled_from(["ok", "none", "latent"]))
+@FUZZ
+def test_denoise_latents(latent, inversion, tiny_sd, inverted):
+    z = inverted.latent
+    value, ok = {"same": (z.clone(), True), "f64": (z.double(), True), "bf16": (z.bfloat16(), True),
+                 "grad": (z.clone().requires_grad_(True), True), "channels": (z[:, :2], False),
+                 "size": (z[..., :2, :2], False), "int": (z.long(), False), "none-ok": (None, True),
+                 "nan": (z * np.nan, False), "numpy": (z.numpy(), False)}[latent]
+    inv = {"ok": (inverted, True), "none": (None, False), "latent": (z, False)}[inversion]
+    out = check(lambda model, inversion, latent: dragnb.denoise(model, inversion, latent),
+                {"model": (tiny_sd, True), "inversion": inv, "latent": (value, ok)})
+    assert out is None or out.size == (32, 32)
+
+
+@given(n=count(1, 2), seed=seeds(), size=st.one_of(good(st.sampled_from([None, 32])), bad(0, -32, 33, np.nan, 10 ** 6)),
+       guidance=st.one_of(good(st.floats(0, 5)), bad(np.inf, -1.0, "high")))
+@FUZZ
+def test_generate(n, seed, size, guidance, tiny_sd):
+    out = check(lambda **kw: dragnb.generate(tiny_sd, steps=2, **kw),
+                {"n": n, "seed": seed, "size": size, "guidance": guidance})
+    if out is not None:
+        assert len(out) == n[0] and all(np.isfinite(np.asarray(im, float)).all() for im in out)
+
+
+@given(handle=st.one_of(points_arg(), bad(None)), grow=st.one_of(good(st.integers(-40, 4000)),
+                                                                   bad(np.nan, np.inf, 1.5, "2", 10 ** 7)))
+@FUZZ
+def test_find_region_on_a_thin_image(handle, grow, tiny_sd):
+    thin = np.zeros((H, 300, 3), np.uint8)     # (W 300, H 9): a very thin image
+    thin[:, 100:200] = 200
+    out = check(lambda **kw: dragnb.find_region(tiny_sd, thin, ensemble=1, **kw), {"handle": handle, "grow": grow})
+    assert out is None or (out.shape == (H, 300) and out.dtype == bool)
+
+
+@given(points=st.one_of(points_arg(), bad(None)), which=st.sampled_from(["features", "image", "none"]))
+@FUZZ
+def test_match_points_and_similarity(points, which, tiny_sd):
+    f = dragnb.dift_features(tiny_sd, np.zeros((H, W, 3), np.uint8), ensemble=1)
+    other = {"features": (f, True), "image": (np.zeros((H, W, 3), np.uint8), False), "none": (None, False)}[which]
+    out = check(lambda src, dst, points: dragnb.match_points(src, dst, points),
+                {"src": (f, True), "dst": other, "points": points}, names=["point"])
+    n = len(validate.points("points", points[0])) if points[1] else 0
+    if out is not None:
+        assert out.shape == (n, 2)
+    one = n == 1
+    out = check(lambda features, point, target: dragnb.similarity_map(features, point, target),
+                {"features": (f, True), "point": (points[0], one), "target": other if which != "none" else (None, True)},
+                names=["point", "one point"])
+    assert out is None or out.shape == (H, W)
+
+
+@st.composite
+def picker_ops(draw):
+    ops = []
+    for _ in range(draw(st.integers(1, 12))):
+        op = draw(st.sampled_from(["click", "move", "undo", "redo", "remove", "paint", "clear"]))
+        arg = draw(st.one_of(st.floats(-50, 150), st.sampled_from([np.nan, np.inf, -1.0, 0.0, "3", None])))
+        idx = draw(st.sampled_from([0, 1, -1, 5, -9, 1.5, "a", None, ("handle", 0), ("target", 3), ("x", 0)]))
+        ops.append((op, arg, idx))
+    return ops
+
+
+@given(ops=picker_ops())
+@FUZZ
+def test_picker_state_survives_any_sequence(ops):
+    s = dragnb.PickerState(np.zeros((H, W, 3), np.uint8), scale=4)
+    for op, arg, idx in ops:
+        before = s.snapshot()
+        try:
+            {"click": lambda: s.click(arg, arg), "move": lambda: s.move(idx, arg, 10.0),
+             "undo": s.undo, "redo": s.redo, "remove": lambda: s.remove_pair(idx),
+             "paint": lambda: s.paint(10.0, 10.0, arg), "clear": s.clear}[op]()
+        except CLEAR:
+            after = s.snapshot()   # a refused op changes nothing the user made
+            assert after[0] == before[0] and after[1] == before[1] and (after[2] == before[2]).all()
+        for p in s.handles + s.targets:
+            assert np.isfinite(p).all() and 0 <= p[0] <= W - 1 and 0 <= p[1] <= H - 1
+        assert len(s.targets) <= len(s.handles)
+
+
+@given(kind=st.sampled_from(["meta-folder", "corrupt-png", "truncated", "ok", "missing"]),
+       write=st.sampled_from(["ok", "under-file", "is-file"]))
+@FUZZ
+def test_dragbench_files(kind, write, tmp_path_factory):
+    from dragnb.dragbench import read_sample, write_sample
+
+    root = tmp_path_factory.mktemp("db")
+    image = np.full((H, W, 3), 90, np.uint8)
+    folder = write_sample(root / "s", image, [(1, 1)], [(3, 3)], None, "p")
+    png = folder / "original_image.png"
+    if kind == "meta-folder":
+        (folder / "meta_data.pkl").unlink()
+        (folder / "meta_data.pkl").mkdir()
+    elif kind == "corrupt-png":
+        x = bytearray(png.read_bytes())
+        x[x.find(b"IDAT") + 6] ^= 0x10
+        png.write_bytes(bytes(x))
+    elif kind == "truncated":
+        png.write_bytes(png.read_bytes()[:40])
+    elif kind == "missing":
+        png.unlink()
+    out = check(read_sample, {"folder": (folder, kind == "ok")},
+                names=["meta_data", "png", "image", "missing", str(folder)])
+    assert out is None or np.array_equal(np.asarray(out.image), image)
+    (root / "file").write_text("x")
+    target = {"ok": (root / "new", True), "under-file": (root / "file" / "s", False), "is-file": (root / "file", False)}[write]
+    out = check(lambda folder: write_sample(folder, image, [(1, 1)], [(3, 3)]), {"folder": target},
+                names=["file", "folder"])
+    assert out is None or (out / "meta_data.pkl").exists()
