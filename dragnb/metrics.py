@@ -18,13 +18,20 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import validate
 from .features import dift_features, match_points
 from .images import check_points, load_image
 from .loading import DiffusionModel
 
 def psnr(a, b, where: np.ndarray | None = None) -> float:
-    """PSNR in dB between two 8-bit images (arrays or PIL), over ``where`` (bool (H, W)) if given."""
-    d = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
+    """PSNR in dB between two 8-bit images (arrays or PIL) of one size, over ``where`` (bool
+    (H, W), not empty) if given."""
+    a, b = (np.asarray(validate.image(name, x), np.float64) for name, x in (("a", a), ("b", b)))
+    if a.shape != b.shape:
+        raise ValueError(f"a and b differ in size: {a.shape[1]}x{a.shape[0]} and {b.shape[1]}x{b.shape[0]}")
+    if where is not None:
+        where = validate.mask(where, (a.shape[1], a.shape[0]), allow_all=False, name="where")
+    d = (a - b) ** 2
     m = d[where].mean() if where is not None else d.mean()
     return float(10 * np.log10(255.0 ** 2 / max(m, 1e-10)))
 

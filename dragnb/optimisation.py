@@ -107,6 +107,9 @@ class DragOptions:
             self.lora = model.device.type == "cuda"
         if self.reference_blocks is None:
             self.reference_blocks = tuple(default_reference_blocks(model))
+        if isinstance(self.reference_blocks, (str, bytes)) or not hasattr(self.reference_blocks, "__iter__"):
+            raise ValueError(f"reference_blocks must be a tuple of up-block indices, e.g. (2, 3), or () for "
+                             f"none, got {self.reference_blocks!r}")
         self.reference_blocks = tuple(validate.number("reference_blocks", b, int, 0, n_up - 1)
                                       for b in self.reference_blocks)
         ints = dict(steps=(1, 1000), max_iters=(1, 100_000), r_m=(0, 64), r_p=(0, 64),

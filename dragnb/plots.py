@@ -275,6 +275,8 @@ def trajectory(image, history, targets, start=None, ax=None, title: str | None =
     """
     history = _steps("history", history)
     targets = validate.points("targets", targets)
+    if any(len(np.atleast_2d(s.handles)) != len(targets) for s in history):
+        raise ValueError(f"history's steps track a different number of handles than targets holds ({len(targets)})")
     start, end = (None if v is None else validate.points(n, v, len(targets))
                   for n, v in (("start", start), ("end", end)))
     fig = None

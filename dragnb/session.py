@@ -194,7 +194,7 @@ class DragSession:
         self.start, self.targets = check_drag_points(handles, targets, self.image.size)
         self.user_mask = check_mask(mask, self.image.size)
         self.prompt = validate.text("prompt", prompt)
-        self.seed = validate.number("seed", seed, int, 0)
+        self.seed = validate.seed("seed", seed)
         self.options = DragOptions.for_model(model, **options)
         _warn_if_photo_on_teaching_model(model, self.image, self.options.size)
         self.history: list = []

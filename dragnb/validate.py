@@ -19,13 +19,16 @@ def number(name: str, value, kind=float, lo=None, hi=None, lo_open: bool = False
     """``value`` as ``kind`` (int or float), finite and within [lo, hi] (open ends if asked)."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise ValueError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
+    exact = isinstance(value, (numbers.Integral, np.integer))   # kept exact: a float rounds big seeds
+    v = int(value) if exact else float(value)
+    if not exact and not math.isfinite(v):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     if kind is int:
         if v != int(v):
             raise ValueError(f"{name} must be a whole number, got {value!r}")
         v = int(v)
+    else:
+        v = float(v)
     low = lo is not None and (v <= lo if lo_open else v < lo)
     high = hi is not None and (v >= hi if hi_open else v > hi)
     if low or high:
@@ -52,7 +55,7 @@ def text(name: str, value) -> str:
     return value
 
 
-def mask(value, size, allow_all: bool = True, allow_empty: bool = False):
+def mask(value, size, allow_all: bool = True, allow_empty: bool = False, name: str = "mask"):
     """None, "all", or an editable-region mask for an image of ``size`` (W, H) as (H, W) bool.
 
     Accepted: (H, W) of bools or numbers (> 0 = editable), a painted mask image (H, W, 1|3|4:
@@ -61,25 +64,28 @@ def mask(value, size, allow_all: bool = True, allow_empty: bool = False):
     if value is None or (allow_all and isinstance(value, str) and value == "all"):
         return value
     if isinstance(value, str):
-        raise ValueError(f"mask must be None, 'all' or an (H, W) array, got {value!r}")
+        raise ValueError(f"{name} must be None, 'all' or an (H, W) array, got {value!r}")
     try:
-        m = np.asarray(value.detach().cpu() if hasattr(value, "detach") else value)
+        if hasattr(value, "detach"):   # a tensor: bfloat16 has no numpy twin
+            value = value.detach().cpu()
+            value = value.float() if value.is_floating_point() else value
+        m = np.asarray(value)
     except Exception:
-        raise ValueError(f"mask must be an (H, W) array, got {type(value).__name__}") from None
+        raise ValueError(f"{name} must be an (H, W) array, got {type(value).__name__}") from None
     if m.dtype == object or not (np.issubdtype(m.dtype, np.number) or m.dtype == bool):
-        raise ValueError(f"mask must hold numbers or bools, got dtype {m.dtype}")
+        raise ValueError(f"{name} must hold numbers or bools, got dtype {m.dtype}")
     if m.ndim == 3 and m.shape[0] == 1:
         m = m[0]
     elif m.ndim == 3 and m.shape[2] in (1, 3, 4):   # a mask image: painted (non-black) = editable
         m = m[..., :3].max(-1)
     w, h = size
     if m.shape != (h, w):
-        raise ValueError(f"mask has shape {m.shape} but the image is {w}x{h} (expected ({h}, {w}))")
+        raise ValueError(f"{name} has shape {m.shape} but the image is {w}x{h} (expected ({h}, {w}))")
     if np.issubdtype(m.dtype, np.floating) and not np.isfinite(m).all():
-        raise ValueError("mask has NaN or infinite values")
+        raise ValueError(f"{name} has NaN or infinite values")
     m = m > 0
     if not allow_empty and not m.any():
-        raise ValueError("mask is empty: mark the region that may change (1 = editable), or pass mask=None")
+        raise ValueError(f"{name} is empty: mark the region that may change (1 = editable), or pass mask=None")
     return m
 
 
@@ -178,3 +184,13 @@ def latent(name: str, value, like):
     if not torch.isfinite(value).all():
         raise ValueError(f"{name} has NaN or infinite values")
     return value
+
+
+def image(name: str, value):
+    """``value`` as a PIL RGB image (``images.load_image``), a refusal naming ``name``."""
+    from .images import load_image
+
+    try:
+        return load_image(value)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None

@@ -165,8 +165,13 @@ def test_trajectory_and_gallery(history, targets, start, most):
     value, ok = {"ok": (_history(3), True), "none": (None, False), "empty": ([], True), "junk": ([1, 2], False),
                  "no-previews": (_history(2, preview=False), True)}[history]
     image = np.zeros((H, W, 3), np.uint8)
-    out = check(plots.trajectory, {"image": (image, True), "history": (value, ok), "targets": targets,
-                                   "start": start})
+    n_t = len(validate.points("t", targets[0])) if targets[1] else None
+    n_s = None if start[0] is None or not start[1] else len(validate.points("s", start[0]))
+    tracked = n_t if history == "empty" else 1           # the steps of _history track one handle
+    counts = targets[1] and n_t == tracked and (start[0] is None or (start[1] and n_s == n_t))
+    out = check(plots.trajectory, {"image": (image, True), "history": (value, ok),
+                                   "targets": (targets[0], counts), "start": (start[0], counts or not start[1])},
+                names=["targets", "start", "history"])
     assert out is None or isinstance(out, Figure)
     previews = ok and history not in ("empty", "no-previews")
     out = check(plots.gallery, {"history": (value, previews), "most": most},
@@ -323,3 +328,30 @@ def test_dragbench_files(kind, write, tmp_path_factory):
     out = check(lambda folder: write_sample(folder, image, [(1, 1)], [(3, 3)]), {"folder": target},
                 names=["file", "folder"])
     assert out is None or (out / "meta_data.pkl").exists()
+
+
+@given(a=image_arg(), b=st.sampled_from(["same", "other-size", "gray"]),
+       where=st.sampled_from(["none", "ok", "empty", "shape", "string", "bf16"]))
+@FUZZ
+def test_psnr(a, b, where):
+    from dragnb.metrics import psnr
+
+    other = {"same": (np.full((H, W, 3), 7, np.uint8), True), "other-size": (np.zeros((H + 1, W, 3), np.uint8), False),
+             "gray": (np.zeros((H, W), np.uint8), True)}[b]
+    m = np.zeros((H, W), bool)
+    m[:3] = True
+    w = {"none": (None, True), "ok": (m, True), "empty": (~np.ones((H, W), bool), False), "shape": (m[:2], False),
+         "string": ("all", False), "bf16": (torch.from_numpy(m).bfloat16(), True)}[where]
+    out = check(psnr, {"a": a, "b": other, "where": w}, names=["a and b", "image"])
+    assert out is None or np.isfinite(out)
+
+
+@given(reference_blocks=st.one_of(good(st.sampled_from([(), (1,), [0, 1], None])),
+                                  bad(1, "12", (9,), (np.nan,), (1.5,))),
+       seed=seeds())
+@FUZZ
+def test_drag_options_and_seed(reference_blocks, seed, tiny_sd):
+    out = check(lambda reference_blocks, seed: dragnb.DragSession(
+        tiny_sd, np.zeros((32, 32, 3), np.uint8), [(4, 4)], [(8, 4)], seed=seed, reference_blocks=reference_blocks),
+        {"reference_blocks": reference_blocks, "seed": seed})
+    assert out is None or isinstance(out.options.reference_blocks, tuple)
