@@ -30,6 +30,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy import ndimage
 
+from . import validate
 from .loading import SD21, load
 from .metrics import psnr
 from .optimisation import DragOptions
@@ -67,6 +68,9 @@ def make_cases(n: int = 40, size: int = 64, seed: int = SEED) -> list:
     rendering of the edit must find the keypoint within 0.15 of the drag's length
     (this drops, e.g., a tail hidden behind a tree).
     """
+    n = validate.number("n", n, int, 1, 10_000)
+    size = validate.number("size", size, int, 16, 1024)
+    seed = validate.seed("seed", seed)
     kinds = ["move", "peak", "tree", "tail"]
     cases, s = [], seed
     while len(cases) < n:
@@ -112,6 +116,12 @@ def _case(scene, kind, rng, size):
 def edit_case(scene, index: int, key: str, dx: float, dy: float, size: int = 64, move: bool = False) -> Case | None:
     """The case of one edit of ``scene``: object ``index`` moved by (dx, dy) (``move``), or its
     keypoint ``key`` displaced by (dx, dy) (fractions of the side); None if the keypoint is hidden."""
+    index = validate.number("index", index, int, 0, len(scene.objects) - 1)
+    dx, dy = validate.number("dx", dx, float, -1, 1), validate.number("dy", dy, float, -1, 1)
+    size = validate.number("size", size, int, 16, 1024)
+    if key not in scene.objects[index].keypoints():
+        raise ValueError(f"key must be one of object {index}'s keypoints "
+                         f"({', '.join(scene.objects[index].keypoints()) or 'it has none'}), got {key!r}")
     edited = scene.moved(index, dx, dy) if move else scene.reshaped(index, key, dx, dy)
     kind = scene.objects[index].kind
     name = f"move {kind}" if move else {"peak": "raise peak", "top": "grow tree", "tail": "bend tail"}.get(
@@ -152,6 +162,11 @@ def _length(case: Case) -> float:
 def picture_distance(case: Case, image) -> float:
     """How far, in pixels, the keypoint's content in ``image`` (the case's size) is from the target:
     ``locate`` searched up to the drag's length plus 4 pixels around the handle."""
+    validate.instance("case", case, Case, "a bench Case (make_cases or edit_case)")
+    image = validate.image("image", image)
+    if image.size != case.image.shape[1::-1]:
+        raise ValueError(f"image is {image.width}x{image.height}, the case's picture "
+                         f"{case.image.shape[1]}x{case.image.shape[0]}")
     found = locate(case, np.asarray(image), int(np.ceil(_length(case))) + 4)
     return float(np.hypot(found[0] - case.target[0], found[1] - case.target[1]))
 
@@ -171,6 +186,8 @@ def watch(session, case: Case, every: int = 1) -> tuple:
     ``every`` steps at both distances, each taken on the same latent: tracking's (``DragStep.distance``)
     and the picture's (the latent denoised as the result would be, ``DragSession.outcome``, located
     in the scene world). Returns (the ``DragResult``, [``Seen``, ...]) with the start and the end."""
+    validate.instance("case", case, Case, "a bench Case (make_cases or edit_case)")
+    every = validate.number("every", every, int, 1, 100_000)
     session.prepare()
     seen, picture, taken = [], session.outcome(), 0
     for state in session.run():

@@ -22,6 +22,7 @@ from PIL import Image
 
 from . import validate
 from .images import check_points, load_image
+from .loading import DiffusionModel
 
 # four real DragBench samples shipped with the package (DragDiffusion's benchmark, Shi et al.,
 # CVPR 2024: github.com/Yujun-Shi/DragDiffusion); their README says where they come from
@@ -125,7 +126,8 @@ def write_sample(folder, image, handles, targets, mask=None, prompt: str = "") -
     ones only once both are complete: a failed write leaves no half sample.
     ``mask``: None (nothing editable), "all", or what ``validate.mask`` accepts.
     """
-    folder = Path(folder)
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a folder path, got {type(folder).__name__}")
     image = load_image(image)
     h = check_points(handles, image.size, "handle")
     t = check_points(targets, image.size, "target")
@@ -140,10 +142,7 @@ def write_sample(folder, image, handles, targets, mask=None, prompt: str = "") -
     buf = io.BytesIO()
     _ClassicNames(buf, protocol=4).dump({"prompt": validate.text("prompt", prompt), "points": points,
                                          "mask": m.astype(np.uint8)})
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ValueError(f"cannot write a sample folder at {folder}: it, or a folder above it, is a file") from None
+    folder = validate.new_folder("folder", folder)
     tmp_png, tmp_pkl = folder / ".original_image.png.tmp", folder / ".meta_data.pkl.tmp"
     try:
         image.save(tmp_png, format="PNG")
@@ -195,8 +194,8 @@ def run_sample(model, folder, out_dir, md_model=None, md_kw=None, fidelity_net=N
     from .metrics import found_handles, image_fidelity
     from .session import drag
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    validate.instance("model", model, DiffusionModel, "a DiffusionModel (dragnb.load)")
+    out_dir = validate.new_folder("out_dir", out_dir)
     rec = {"sample": str(folder), "ok": False}
     start = time.perf_counter()
     try:
@@ -232,6 +231,8 @@ def run_benchmark(model, root, out, md_model=None, md_kw=None, fidelity_net=None
     :func:`dragnb.progress.progress`'s: off with ``progress=False`` or ``DRAGNB_PROGRESS=0``."""
     from .progress import progress as bar
 
+    world = validate.number("world", world, int, 1, 100_000)
+    rank = validate.number("rank", rank, int, 0, world - 1)
     todo = [(c, n, f) for c, n, f in find_samples(root)[rank::world]
             if not (Path(out) / c / n / "result.json").exists()]
     recs = []
@@ -246,9 +247,16 @@ def results_table(out) -> str:
     """MD and IF per category and overall, from every ``result.json`` under ``out``."""
     import json
 
+    if not Path(out).is_dir():
+        raise FileNotFoundError(f"out: {out} is not a folder of DragBench results")
     rows = {}
     for p in sorted(Path(out).rglob("result.json")):
-        rec = json.loads(p.read_text())
+        try:
+            rec = json.loads(p.read_text())
+        except ValueError as e:
+            raise ValueError(f"{p} is not readable JSON ({e})") from None
+        if not isinstance(rec, dict):
+            raise ValueError(f"{p} holds a {type(rec).__name__}, not a result record")
         rows.setdefault(p.parent.parent.name if p.parent.parent != Path(out) else "", []).append(rec)
 
     def line(name, recs):

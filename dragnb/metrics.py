@@ -24,11 +24,12 @@ from .images import check_points, load_image
 from .loading import DiffusionModel
 
 def psnr(a, b, where: np.ndarray | None = None) -> float:
-    """PSNR in dB between two 8-bit images (arrays or PIL) of one size, over ``where`` (bool
-    (H, W), not empty) if given."""
-    a, b = (np.asarray(validate.image(name, x), np.float64) for name, x in (("a", a), ("b", b)))
+    """PSNR in dB between two images on the 0-255 scale (PIL, or arrays (H, W) or (H, W, C) of any
+    number type) of one shape, over ``where`` (bool (H, W), not empty) if given."""
+    a, b = (np.asarray(x, np.float64) if isinstance(x, Image.Image) else validate.array(name, x, (2, 3))
+            for name, x in (("a", a), ("b", b)))
     if a.shape != b.shape:
-        raise ValueError(f"a and b differ in size: {a.shape[1]}x{a.shape[0]} and {b.shape[1]}x{b.shape[0]}")
+        raise ValueError(f"a and b differ in shape: {a.shape} and {b.shape}")
     if where is not None:
         where = validate.mask(where, (a.shape[1], a.shape[0]), allow_all=False, name="where")
     d = (a - b) ** 2

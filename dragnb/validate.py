@@ -194,3 +194,16 @@ def image(name: str, value):
         return load_image(value)
     except ValueError as e:
         raise ValueError(f"{name}: {e}") from None
+
+
+def new_folder(name: str, value) -> Path:
+    """The folder at ``value``, made (with its parents) if missing; refused if it, or a folder
+    above it, is a file."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a folder path, got {type(value).__name__}")
+    folder = Path(value)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"{name}: cannot make a folder at {folder}: it, or a folder above it, is a file") from None
+    return folder

@@ -330,19 +330,23 @@ def test_dragbench_files(kind, write, tmp_path_factory):
     assert out is None or (out / "meta_data.pkl").exists()
 
 
-@given(a=image_arg(), b=st.sampled_from(["same", "other-size", "gray"]),
+@given(a=st.sampled_from(["uint8", "float", "pil", "tensor", "none", "text", "nan", "1d"]),
+       b=st.sampled_from(["same", "other-shape"]),
        where=st.sampled_from(["none", "ok", "empty", "shape", "string", "bf16"]))
 @FUZZ
 def test_psnr(a, b, where):
     from dragnb.metrics import psnr
 
-    other = {"same": (np.full((H, W, 3), 7, np.uint8), True), "other-size": (np.zeros((H + 1, W, 3), np.uint8), False),
-             "gray": (np.zeros((H, W), np.uint8), True)}[b]
+    x = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    first = {"uint8": (x, True), "float": (x.astype(float), True), "pil": (Image.fromarray(x), True),
+             "tensor": (torch.from_numpy(x), True), "none": (None, False), "text": ("x", False),
+             "nan": (x * np.nan, False), "1d": (x.ravel(), False)}[a]
+    other = {"same": (np.full((H, W, 3), 7, np.uint8), True), "other-shape": (np.zeros((H, W), np.uint8), False)}[b]
     m = np.zeros((H, W), bool)
     m[:3] = True
     w = {"none": (None, True), "ok": (m, True), "empty": (~np.ones((H, W), bool), False), "shape": (m[:2], False),
          "string": ("all", False), "bf16": (torch.from_numpy(m).bfloat16(), True)}[where]
-    out = check(psnr, {"a": a, "b": other, "where": w}, names=["a and b", "image"])
+    out = check(psnr, {"a": first, "b": other, "where": w}, names=["a and b"])
     assert out is None or np.isfinite(out)
 
 
