@@ -359,3 +359,56 @@ def test_drag_options_and_seed(reference_blocks, seed, tiny_sd):
         tiny_sd, np.zeros((32, 32, 3), np.uint8), [(4, 4)], [(8, 4)], seed=seed, reference_blocks=reference_blocks),
         {"reference_blocks": reference_blocks, "seed": seed})
     assert out is None or isinstance(out.options.reference_blocks, tuple)
+
+
+@given(src=required_points(2), dst=required_points(2), image=image_arg())
+@FUZZ
+def test_correspondence(src, dst, image):
+    out = check(plots.correspondence, {"src_image": image, "dst_image": (np.zeros((H, W, 3), np.uint8), True),
+                                       "src_points": src, "dst_points": dst}, names=["src_points", "dst_points"])
+    assert out is None or isinstance(out, Figure)
+
+
+@given(points=st.one_of(points_arg(), bad(None)), titles=st.sampled_from(["none", "same", "short"]),
+       features=st.sampled_from(["ok", "image", "none"]))
+@FUZZ
+def test_heatmaps(points, titles, features, tiny_sd):
+    f = dragnb.dift_features(tiny_sd, np.zeros((H, W, 3), np.uint8), ensemble=1)
+    n = len(validate.points("p", points[0])) if points[1] else 1
+    t = {"none": (None, True), "same": (["t"] * n, True), "short": (["t"] * (n - 1), False)}[titles]
+    feats = {"ok": (f, True), "image": (np.zeros((H, W, 3), np.uint8), False), "none": (None, False)}[features]
+    out = check(plots.heatmaps, {"features": feats, "points": points, "titles": t})
+    if out is not None:
+        assert len([ax for ax in out.axes if ax.get_images()]) == n
+
+
+@given(seen=st.sampled_from(["ok", "empty", "none", "junk"]),
+       length=st.one_of(good(st.sampled_from([None, 0.0, 9.0])), bad(-1.0, np.nan, "long")))
+@FUZZ
+def test_two_distances(seen, length):
+    from dragnb.bench import Seen
+
+    value, ok = {"ok": ([Seen(i, 9.0 - i, 9.0, None) for i in range(3)], True), "empty": ([], False),
+                 "none": (None, False), "junk": ([1, 2], False)}[seen]
+    out = check(plots.two_distances, {"seen": (value, ok), "length": length})
+    assert out is None or isinstance(out, Figure)
+
+
+@given(index=st.one_of(good(st.just("mountain")), bad(-1, 99, 1.5, None, "0")),
+       key=st.one_of(good(st.just("peak")), bad("nose", None, 3)),
+       dx=st.one_of(good(st.floats(-0.2, 0.2)), bad(np.nan, np.inf, 5.0, "1")),
+       image=st.sampled_from(["ok", "small", "none"]))
+@FUZZ
+def test_edit_case_and_picture_distance(index, key, dx, image):
+    from dragnb.bench import edit_case, picture_distance
+    from dragnb.teaching.scenes import random_scene
+
+    scene = random_scene(2_000_188)
+    m = next(i for i in scene.draggable() if scene.objects[i].kind == "mountain")
+    i = (m, True) if index[0] == "mountain" else index
+    case = check(lambda index, key, dx: edit_case(scene, index, key, dx, -0.1), {"index": i, "key": key, "dx": dx})
+    if case is None:
+        return
+    pic = {"ok": (case.truth, True), "small": (case.truth[:10], False), "none": (None, False)}[image]
+    out = check(lambda image: picture_distance(case, image), {"image": pic})
+    assert out is None or out < 1.5     # the truth is where the edit put the peak
