@@ -27,9 +27,7 @@ def load_image(image) -> Image.Image:
     """
     if isinstance(image, (str, os.PathLike)):
         image = _read_file(image)
-    if isinstance(image, torch.Tensor):
-        image = image.detach().cpu()
-        image = (image.float() if image.is_floating_point() else image).numpy()   # bfloat16: no numpy twin
+    image = validate.untensor(image)
     if isinstance(image, np.ndarray):
         image = _array_to_pil(image)
     if not isinstance(image, Image.Image):
@@ -113,9 +111,7 @@ def check_points(points, size, name: str = "point") -> np.ndarray:
     Accepts one point ``(x, y)`` or a sequence of them. Raises ``ValueError`` for
     wrong shapes, NaN/inf, or points outside the image.
     """
-    if isinstance(points, torch.Tensor):
-        points = points.detach().cpu()
-        points = points.double() if points.is_floating_point() else points   # bfloat16: no numpy twin
+    points = validate.untensor(points)
     if points is None or isinstance(points, (dict, str, bytes)):
         raise ValueError(f"{name}s must be (x, y) pairs of numbers, got {points!r}")
     try:

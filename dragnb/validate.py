@@ -55,6 +55,17 @@ def text(name: str, value) -> str:
     return value
 
 
+def untensor(value):
+    """A torch tensor as a numpy array (detached, on the CPU; bfloat16, which numpy lacks, as
+    float32); anything else as it is."""
+    if not hasattr(value, "detach"):
+        return value
+    import torch
+
+    value = value.detach().cpu()
+    return (value.float() if value.dtype == torch.bfloat16 else value).numpy()
+
+
 def mask(value, size, allow_all: bool = True, allow_empty: bool = False, name: str = "mask"):
     """None, "all", or an editable-region mask for an image of ``size`` (W, H) as (H, W) bool.
 
@@ -66,10 +77,7 @@ def mask(value, size, allow_all: bool = True, allow_empty: bool = False, name: s
     if isinstance(value, str):
         raise ValueError(f"{name} must be None, 'all' or an (H, W) array, got {value!r}")
     try:
-        if hasattr(value, "detach"):   # a tensor: bfloat16 has no numpy twin
-            value = value.detach().cpu()
-            value = value.float() if value.is_floating_point() else value
-        m = np.asarray(value)
+        m = np.asarray(untensor(value))
     except Exception:
         raise ValueError(f"{name} must be an (H, W) array, got {type(value).__name__}") from None
     if m.dtype == object or not (np.issubdtype(m.dtype, np.number) or m.dtype == bool):
@@ -95,10 +103,8 @@ def array(name: str, value, ndim=None, finite: bool = True) -> np.ndarray:
     dimensions it may have; empty arrays and (if ``finite``) NaN or infinities are refused."""
     if value is None or isinstance(value, (str, bytes, dict)):
         raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().float()
     try:
-        a = np.asarray(value, dtype=np.float64)
+        a = np.asarray(untensor(value), dtype=np.float64)
     except (TypeError, ValueError, RuntimeError):
         raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}") from None
     dims = (ndim,) if isinstance(ndim, int) else ndim

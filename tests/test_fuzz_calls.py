@@ -412,3 +412,9 @@ def test_edit_case_and_picture_distance(index, key, dx, image):
     pic = {"ok": (case.truth, True), "small": (case.truth[:10], False), "none": (None, False)}[image]
     out = check(lambda image: picture_distance(case, image), {"image": pic})
     assert out is None or out < 1.5     # the truth is where the edit put the peak
+
+
+def test_a_float64_tensor_keeps_its_precision_and_bfloat16_converts():
+    x = torch.tensor([[1.0 + 1e-12, 2.0]], dtype=torch.float64, requires_grad=True)
+    assert validate.array("a", x)[0, 0] - 1.0 == pytest.approx(1e-12, rel=1e-6)
+    assert validate.points("p", x.detach().bfloat16()).tolist() == [[1.0, 2.0]]
