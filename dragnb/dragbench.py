@@ -22,7 +22,7 @@ from PIL import Image
 
 from . import validate
 from .images import check_points, load_image
-from .loading import DiffusionModel
+from .loading import check_model
 
 # four real DragBench samples shipped with the package (DragDiffusion's benchmark, Shi et al.,
 # CVPR 2024: github.com/Yujun-Shi/DragDiffusion); their README says where they come from
@@ -194,7 +194,7 @@ def run_sample(model, folder, out_dir, md_model=None, md_kw=None, fidelity_net=N
     from .metrics import found_handles, image_fidelity
     from .session import drag
 
-    validate.instance("model", model, DiffusionModel, "a DiffusionModel (dragnb.load)")
+    check_model(model)
     out_dir = validate.new_folder("out_dir", out_dir)
     rec = {"sample": str(folder), "ok": False}
     start = time.perf_counter()

@@ -33,7 +33,7 @@ from PIL import Image
 
 from . import validate
 from .images import Geometry, check_points, prepare
-from .loading import DiffusionModel
+from .loading import DiffusionModel, check_model
 
 
 @dataclass
@@ -137,7 +137,7 @@ def dift_features(model: DiffusionModel, image, prompt: str = "", t: int | None 
         Features with ``fmap`` (C, h, w) at ``up_block``'s resolution (C doubles, or so,
         with a context block).
     """
-    validate.instance("model", model, DiffusionModel, "a DiffusionModel (dragnb.load)")
+    check_model(model)
     d = model.defaults
     n_up = len(model.unet.up_blocks)
     n_t = model.scheduler.config.num_train_timesteps
@@ -244,7 +244,8 @@ def user_cosine(fmap: torch.Tensor, query: torch.Tensor, geometry: Geometry) -> 
     return upsampled_cosine(fmap, query, geometry.framed)[:h, :w]
 
 
-def _features(name: str, value) -> Features:
+def check_features(name: str, value) -> Features:
+    """``value`` if it is ``Features`` (TypeError naming ``name`` otherwise)."""
     return validate.instance(name, value, Features, "Features (what dragnb.dift_features returns)")
 
 
@@ -255,8 +256,8 @@ def similarity_map(features: Features, point, target: Features | None = None) ->
     given, else of ``features``) before the cosine. Returns float32 (H, W) in
     [-1, 1]; without ``target``, the point's own pixel is the maximum (1.0).
     """
-    _features("features", features)
-    tgt = features if target is None else _features("target", target)
+    check_features("features", features)
+    tgt = features if target is None else check_features("target", target)
     p = check_points(point, features.geometry.user)
     if len(p) != 1:
         raise ValueError(f"similarity_map takes one point, got {len(p)}: call it once per point "
@@ -271,8 +272,8 @@ def match_points(src: Features, dst: Features, points) -> np.ndarray:
     DIFT matching: argmax of the cosine similarity with ``dst``'s upsampled features.
     Returns float array (N, 2) in ``dst``'s user pixels.
     """
-    _features("src", src)
-    _features("dst", dst)
+    check_features("src", src)
+    check_features("dst", dst)
     if len(check_points(points, src.geometry.user)) == 0:
         raise ValueError("points is empty: give at least one (x, y) in src's image")
     queries = src.at(points)

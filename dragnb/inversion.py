@@ -15,7 +15,7 @@ import torch
 
 from . import validate
 from .images import Geometry, prepare, to_pil
-from .loading import DiffusionModel
+from .loading import DiffusionModel, check_model
 from .progress import progress
 
 
@@ -85,7 +85,7 @@ def invert(model: DiffusionModel, image, prompt: str = "", strength: float = 0.7
 
     Returns an :class:`Inversion` whose ``latent`` (1, c, h, w) sits at ``timestep``.
     """
-    validate.instance("model", model, DiffusionModel, "a DiffusionModel (dragnb.load)")
+    check_model(model)
     prompt = validate.text("prompt", prompt)
     ts = schedule(model, steps, strength)
     pil, x, geom = prepare(image, model.native_size, model.multiple, size)
@@ -125,7 +125,7 @@ def generate(model: DiffusionModel, prompt: str = "", n: int = 1, steps: int = 5
 
     Returns a list of PIL images of ``size`` (default: the model's native size).
     """
-    validate.instance("model", model, DiffusionModel, "a DiffusionModel (dragnb.load)")
+    check_model(model)
     prompt = validate.text("prompt", prompt)
     n = validate.number("n", n, int, 1, 64)
     guidance = validate.number("guidance", guidance, float, 0, 100)

@@ -133,6 +133,13 @@ def pick_device(device="auto") -> torch.device:
     return torch.device("cpu")
 
 
+def check_model(model, name: str = "model") -> "DiffusionModel":
+    """``model`` if it is a ``DiffusionModel`` (TypeError naming ``name`` otherwise)."""
+    if not isinstance(model, DiffusionModel):
+        raise TypeError(f"{name} must be a DiffusionModel (dragnb.load), got {type(model).__name__}")
+    return model
+
+
 def pick_dtype(dtype, device: torch.device) -> torch.dtype:
     if dtype != "auto":
         return getattr(torch, dtype) if isinstance(dtype, str) else dtype

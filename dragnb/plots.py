@@ -130,7 +130,8 @@ def mask_overlay(image, mask: np.ndarray, color=(0.1, 0.8, 0.3), alpha: float = 
     """Image with a bool mask (H, W) tinted over it and its outline drawn."""
     if mask is None:
         raise TypeError("mask must be an (H, W) array, got None")
-    m = validate.mask(mask, load_image(image).size, allow_all=False, allow_empty=True)
+    image = load_image(image)   # once: _layer shows it as it is
+    m = validate.mask(mask, image.size, allow_all=False, allow_empty=True)
     points = None if points is None else validate.points("points", points)
     alpha = validate.number("alpha", alpha, float, 0, 1)
     fig, ax, im = _layer(ax, image, title, m.shape, "mask")
@@ -173,16 +174,13 @@ def heatmaps(features, points, titles=None, target=None):
 
     ``target``: features of another image to show the maps on (default: the same image).
     """
-    from .features import Features, similarity_map
+    from .features import similarity_map
 
-    for name, f in (("features", features), ("target", target)):
-        if not isinstance(f, Features) and (name == "features" or f is not None):
-            raise TypeError(f"{name} must be Features (what dragnb.dift_features returns), got {type(f).__name__}")
     pts = validate.points("points", points)
     titles = validate.titles("titles", titles, len(pts))
+    sims = [similarity_map(features, p, target=target) for p in pts]   # checks features and target
     shown = target if target is not None else features
     fig, axes = _figure(len(pts), 3)
-    sims = [similarity_map(features, p, target=target) for p in pts]
     low = min(0.0, min(float(sim.min()) for sim in sims))   # one colour scale, so one colour bar
     for i, (p, ax, sim) in enumerate(zip(pts, axes, sims)):
         heatmap(shown.image, sim, p if target is None else None, ax=ax, vmin=low,

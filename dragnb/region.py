@@ -40,7 +40,7 @@ import numpy as np
 from scipy import ndimage
 
 from . import validate
-from .features import Features, dift_features, similarity_map
+from .features import Features, check_features, dift_features, similarity_map
 from .images import check_points
 from .loading import DiffusionModel
 
@@ -237,8 +237,8 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
     eps = validate.number("eps", eps, float, 0, lo_open=True)
     if not (isinstance(threshold, str) and threshold in ("auto", "otsu")):
         threshold = validate.number("threshold", threshold, float, -1, 1)
-    if features is not None and not isinstance(features, Features):
-        raise TypeError(f"features must be Features (dragnb.dift_features), got {type(features).__name__}")
+    if features is not None:
+        check_features("features", features)
     if features is None:
         if model is None:
             raise ValueError("find_region needs a model or precomputed features")
