@@ -61,8 +61,9 @@ class HistoryPanel:
         self.b = W.Dropdown(description="B", options=[], layout=W.Layout(width="220px"),
                             style={"description_width": "20px"})
         self.show = W.ToggleButtons(options=["A", "B"], value="B", style={"button_width": "40px"})
+        self._filling = False   # update() sets several values: one refresh at its end, not one each
         for w in (self.a, self.b, self.show):
-            w.observe(lambda _ch: self.refresh(), "value")
+            w.observe(lambda _ch: None if self._filling else self.refresh(), "value")
         self.back = W.Button(description="step back", icon="undo", layout=W.Layout(width="auto"),
                              tooltip="the picker returns to where the last drag started, with its points and mask")
         self.back.on_click(lambda _b: owner.back())
@@ -84,14 +85,20 @@ class HistoryPanel:
         return out
 
     def update(self) -> None:
-        """Fill the dropdowns after a drag: A = the last drag's input, B = its result."""
+        """Fill the dropdowns after a drag and show B: A = the last drag's input, B = its result."""
         items = self.pictures()
-        for w in (self.a, self.b):
-            w.options = items
-        if items:
-            self.a.value, self.b.value = items[-2][1], items[-1][1]
+        self._filling = True
+        try:
+            for w in (self.a, self.b):
+                w.options = items
+            if items:
+                self.a.value, self.b.value = items[-2][1], items[-1][1]
+            self.show.value = "B"
+        finally:
+            self._filling = False
         for w in (self.a, self.b, self.show, self.back, self.gif, self.sample):
             w.disabled = not items
+        self.refresh()
 
     def shown(self):
         """(entry index, "before" | "after") of the picture the toggle shows, or None."""

@@ -204,7 +204,6 @@ class DragWidget:
             trace.result_picture = picture_distance(case, result.image)
         entry = Entry(result, job["settings"], job["painted"], job["prompt"], stopped, trace)
         self.history.append(entry)
-        self.chart.value = chart_png(trace, height=self._chart_height())
         self._done(entry, region, job)
         return result
 
@@ -246,9 +245,7 @@ class DragWidget:
         costs = " · ".join(f"{stage} {sec:.1f} s ({r.passes.get(stage, {}).get('forward', 0)} UNet passes)"
                            for stage, sec in r.timings.items() if sec >= 0.05)
         self.progress.value = len(r.history)
-        self.panel.update()
-        self.panel.show.value = "B"
-        self.panel.refresh()
+        self.panel.update()   # shows the result and its charts
         self._busy(False)
         self._say(f"done in {took:.1f} s, {len(r.history)} steps: {end}; tracking finds the handle "
                   f"{r.distance:.1f} image pixels from its target<br><small>{region}</small>"

@@ -190,3 +190,14 @@ def test_annotate_draws_paths_and_targets_on_an_enlarged_image():
     assert tuple(a[6, 18]) == (255, 230, 0)          # on the path between the two points
     assert tuple(a[33, 33]) == (30, 136, 229)        # the target's dot
 
+
+
+def test_a_finished_drag_draws_its_picture_and_charts_once(tiny_sd, scene_image):
+    w = dragnb.DragWidget(tiny_sd, scene_image, **FAST)
+    w.picker.handles, w.picker.targets = [(15, 13)], [(22, 13)]
+    w.run()
+    shown = []
+    draw = w.show_picture
+    w.show_picture = lambda *a: shown.append(a) or draw(*a)
+    w.run()
+    assert shown == [(1, "after")] and w.panel.shown() == (1, "after") and w.panel.a.value == (1, "before")
