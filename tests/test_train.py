@@ -53,33 +53,3 @@ def test_the_exported_weights_are_the_moving_average(toy, tmp_path):
     assert any(not torch.allclose(exported[k].float(), live[k].half().float()) for k in live)
     t.ema.copy_to(t.unet.parameters())   # the UNet's share of the average: exactly what was exported (fp16)
     assert all(torch.equal(exported[k], v.half()) for k, v in t.unet.state_dict().items())
-
-
-@pytest.mark.parametrize("phase, stop_at, ema_steps", [("vae", 2, 0), ("unet", 3, 2)])
-def test_a_checkpoint_from_before_emamodel_resumes_with_its_average_and_step_count(toy, tmp_path, monkeypatch,
-                                                                                 phase, stop_at, ema_steps):
-    import copy
-
-    name = "vae_step" if phase == "vae" else "unet_step"
-    step = getattr(train.Trainer, name)
-    calls = []
-
-    def flaky(self, *a, **kw):
-        calls.append(1)
-        if len(calls) == stop_at:
-            raise KeyboardInterrupt
-        return step(self, *a, **kw)
-
-    monkeypatch.setattr(train.Trainer, name, flaky)
-    with pytest.raises(KeyboardInterrupt):
-        train.Trainer(tmp_path / "run").train(tmp_path / "out")
-    ckpt = tmp_path / "run" / "checkpoint.pt"
-    blob = torch.load(ckpt, weights_only=False)
-    t = train.Trainer(tmp_path / "run")
-    unet, text = copy.deepcopy(t.unet), copy.deepcopy(t.text)
-    t.ema.copy_to(list(unet.parameters()) + list(text.parameters()))
-    blob["ema"], blob["ema_text"] = unet.state_dict(), text.state_dict()   # the old format: two modules
-    torch.save(blob, ckpt)
-    old = train.Trainer(tmp_path / "run")
-    assert old.state["phase"] == phase and old.ema.optimization_step == ema_steps   # updates the EMA has seen
-    assert all(torch.equal(a, b) for a, b in zip(old.ema.shadow_params, t.ema.shadow_params))

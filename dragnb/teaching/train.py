@@ -9,7 +9,7 @@ Three phases, each resumable from a checkpoint in ``--run`` (default
    SD 1.5's noise schedule, captions dropped 10% of the time (so "" works), EMA weights
    (diffusers' ``EMAModel``).
    Then ``refine``: a second, shorter cosine cycle at a lower peak (a warm restart);
-   measured, it did *not* sharpen the DIFT correspondence (MODEL_CARD.md); it stays in the
+   measured, it did *not* sharpen the DIFT correspondence (RESULTS.md); it stays in the
    shipped 16x16 recipe because the shipped weights are its output, and is skipped with ``--latent 32``.
 3. ``export``: the EMA weights in fp16, as a diffusers Stable Diffusion folder, into
    ``dragnb/teaching/weights`` (``--export-only`` writes it from the latest checkpoint).
@@ -116,33 +116,20 @@ class Trainer:
 
     def load(self):
         blob = torch.load(self.ckpt, weights_only=False)
-        if blob["state"].get("latent", 16) != self.latent:
-            raise SystemExit(f"{self.ckpt} is a run with {blob['state'].get('latent', 16)}x"
-                             f"{blob['state'].get('latent', 16)} latents; use another --run or the same --latent")
+        latent = blob["state"]["latent"]
+        if latent != self.latent:
+            raise SystemExit(f"{self.ckpt} is a run with {latent}x{latent} latents; "
+                             "use another --run or the same --latent")
         self.state = blob["state"]
         self.vae.load_state_dict(blob["vae"])
         self.unet.load_state_dict(blob["unet"])
         self.text.load_state_dict(blob["text"])
-        self._load_ema(blob)
+        self.ema.load_state_dict(blob["ema"])
         self.vae_opt.load_state_dict(blob["vae_opt"])
         self.unet_opt.load_state_dict(blob["unet_opt"])
         if self.state["scaling"] is not None:
             self.vae.register_to_config(scaling_factor=self.state["scaling"])
         print(f"resumed: phase {self.state['phase']}, step {self.state['step']}")
-
-    def _load_ema(self, blob: dict) -> None:
-        if "shadow_params" in blob["ema"]:
-            self.ema.load_state_dict(blob["ema"])
-            return
-        # a checkpoint from before diffusers' EMAModel: the averages as UNet and text-encoder weights
-        unet, text = copy.deepcopy(self.unet), copy.deepcopy(self.text)
-        unet.load_state_dict(blob["ema"])
-        text.load_state_dict(blob["ema_text"])
-        self.ema = EMAModel(list(unet.parameters()) + list(text.parameters()), decay=EMA_DECAY)
-        st = blob["state"]   # the EMA has seen one update per UNet step done (none in the autoencoder phases)
-        done = {"unet": st["step"], "refine": UNET_STEPS + st["step"],
-                "done": UNET_STEPS + (REFINE_STEPS if self.latent == 16 else 0)}
-        self.ema.optimization_step = done.get(st["phase"], 0)
 
     # -- phase 1: the autoencoder -----------------------------------------------------
     def vae_step(self, images: np.ndarray, step: int) -> float:
@@ -223,8 +210,6 @@ class Trainer:
         ids = torch.tensor(self.tok(data["captions"], padding="max_length", truncation=True,
                                     max_length=self.tok.model_max_length).input_ids)
         empty = torch.tensor(self.tok("", padding="max_length", max_length=self.tok.model_max_length).input_ids)
-        if st["phase"] == "done" and not any(row[0] == "refine" for row in st["log"]):
-            st["phase"], st["step"] = "refine", 0   # a run from before the refine cycle existed
         cycles = {"unet": (UNET_STEPS, UNET_LR, WARMUP, 0, "refine"),
                   "refine": (REFINE_STEPS if self.latent == 16 else 0, REFINE_LR, REFINE_WARMUP, UNET_STEPS, "done")}
         while st["phase"] in cycles:
