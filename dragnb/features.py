@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import validate
-from .images import Geometry, check_points, prepare
+from .images import Geometry, prepare
 from .loading import DiffusionModel, check_model
 
 
@@ -64,7 +64,7 @@ class Features:
 
     def at(self, points) -> torch.Tensor:
         """Bilinearly sampled features at user-pixel points: (N, C)."""
-        p = check_points(points, self.geometry.user)
+        p = validate.image_points(points, self.geometry.user)
         return sample(self.fmap, self.geometry.to_grid(p, self.grid))
 
 
@@ -258,7 +258,7 @@ def similarity_map(features: Features, point, target: Features | None = None) ->
     """
     check_features("features", features)
     tgt = features if target is None else check_features("target", target)
-    p = check_points(point, features.geometry.user)
+    p = validate.image_points(point, features.geometry.user)
     if len(p) != 1:
         raise ValueError(f"similarity_map takes one point, got {len(p)}: call it once per point "
                          "(plots.heatmaps shows several)")
@@ -274,7 +274,7 @@ def match_points(src: Features, dst: Features, points) -> np.ndarray:
     """
     check_features("src", src)
     check_features("dst", dst)
-    if len(check_points(points, src.geometry.user)) == 0:
+    if len(validate.image_points(points, src.geometry.user)) == 0:
         raise ValueError("points is empty: give at least one (x, y) in src's image")
     queries = src.at(points)
     out = []

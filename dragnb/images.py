@@ -105,36 +105,6 @@ def _array_to_pil(a: np.ndarray) -> Image.Image:
     raise ValueError(f"image array must have shape (H, W), (H, W, 3) or (H, W, 4), got {a.shape}")
 
 
-def check_points(points, size, name: str = "point") -> np.ndarray:
-    """Validate points against an image size (W, H): float array (N, 2).
-
-    Accepts one point ``(x, y)`` or a sequence of them. Raises ``ValueError`` for
-    wrong shapes, NaN/inf, or points outside the image.
-    """
-    points = validate.untensor(points)
-    if points is None or isinstance(points, (dict, str, bytes)):
-        raise ValueError(f"{name}s must be (x, y) pairs of numbers, got {points!r}")
-    try:
-        p = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"{name}s must be (x, y) pairs of numbers, got {points!r}") from None
-    if p.size == 0:
-        return np.zeros((0, 2))
-    if p.ndim == 1 and p.shape == (2,):
-        p = p[None]
-    if p.ndim != 2 or p.shape[1] != 2:
-        raise ValueError(f"{name}s must be (x, y) pairs: expected shape (N, 2), got {p.shape}")
-    if not np.isfinite(p).all():
-        raise ValueError(f"{name} has NaN or infinite coordinates: {p.tolist()}")
-    w, h = size
-    bad = (p[:, 0] < 0) | (p[:, 0] > w - 1) | (p[:, 1] < 0) | (p[:, 1] > h - 1)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"{name} {i} at (x={p[i, 0]:g}, y={p[i, 1]:g}) is outside the "
-                         f"{w}x{h} image (x must be in [0, {w - 1}], y in [0, {h - 1}])")
-    return p
-
-
 def _scale(p: np.ndarray, src, dst) -> np.ndarray:
     """Map points between two grids covering the same image (pixel centres at integers)."""
     s = np.array([dst[0] / src[0], dst[1] / src[1]])
@@ -173,6 +143,15 @@ class Geometry:
     def from_grid(self, points, grid) -> np.ndarray:
         return self.to_user(_scale(points, grid, self.model))
 
+    def grid(self, scale: float) -> tuple:
+        """(w, h) of a grid over the model frame at ``scale`` x its pixels (at least 1 x 1)."""
+        return tuple(max(1, round(m * scale)) for m in self.model)
+
+    def cell_size(self, grid) -> float:
+        """How many user-image pixels one cell of a (w, h) grid over the model frame spans (the
+        larger of the two axes)."""
+        return max(u / c * m / g for u, c, m, g in zip(self.user, self.content, self.model, grid))
+
     @property
     def framed(self) -> tuple:
         """The model frame at the user's scale (W, H): the user image plus its padding."""
@@ -190,6 +169,13 @@ class Geometry:
         out = np.zeros((fh, fw), bool)
         out[:mask.shape[0], :mask.shape[1]] = mask
         return out
+
+
+def default_seam(size) -> int:
+    """The width, in pixels, of a seam or margin that scales with an image of ``size`` (W, H):
+    1/32 of its long side, at least 1 (dragnb's choice for the paste-back seam and the margin
+    grown around a drag's region)."""
+    return max(1, round(max(size) / 32))
 
 
 def model_size(size, native: int, multiple: int, target: int | None = None) -> tuple:

@@ -78,6 +78,11 @@ def ddim_step(scheduler, out: torch.Tensor, t: int, z: torch.Tensor) -> tuple:
     return out.prev_sample, getattr(out, "pred_original_sample", None)
 
 
+def blend(z: torch.Tensor, original: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``original`` where ``keep`` is 1, ``z`` where it is 0: latents (B, c, h, w), ``keep`` (1, 1, h, w)."""
+    return keep * original + (1 - keep) * z
+
+
 @torch.no_grad()
 def invert(model: DiffusionModel, image, prompt: str = "", strength: float = 0.7, steps: int = 50,
            size: int | None = None) -> Inversion:

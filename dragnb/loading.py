@@ -146,25 +146,8 @@ def pick_dtype(dtype, device: torch.device) -> torch.dtype:
     return torch.float16 if device.type in ("cuda", "mps") else torch.float32
 
 
-_ANNOUNCED: set = set()
-
-
 def load(model: str | os.PathLike = "auto", device="auto", dtype="auto", config=None,
          cache_dir=None, verbose: bool = True) -> DiffusionModel:
-    """Load a model (see ``_load``); with ``verbose``, say once per process what was loaded and how long it took."""
-    import time
-
-    start = time.perf_counter()
-    m = _load(model, device, dtype, config, cache_dir, verbose)
-    key = (m.name, str(m.device), str(m.dtype))
-    if verbose and key not in _ANNOUNCED:
-        _ANNOUNCED.add(key)
-        print(f"dragnb.load: {m} in {time.perf_counter() - start:.1f} s")
-    return m
-
-
-def _load(model: str | os.PathLike = "auto", device="auto", dtype="auto", config=None,
-          cache_dir=None, verbose: bool = True) -> DiffusionModel:
     """Load a Stable-Diffusion-shaped model for dragnb.
 
     Args:
@@ -179,17 +162,26 @@ def _load(model: str | os.PathLike = "auto", device="auto", dtype="auto", config
             describe it; needed offline, since diffusers otherwise fetches them.
         cache_dir: the Hugging Face cache to read and download hub models into
             (default: the usual one, ``HF_HUB_CACHE``).
+        verbose: say what was loaded (and, for ``"auto"``, what it picked) and how long it took.
 
     Raises:
         WeightsNotFoundError: the weights are not on disk and cannot be downloaded;
             the message names the model and the fixes.
     """
+    start = time.perf_counter()
+    m = _open(model, device, dtype, config, cache_dir, verbose)
+    if verbose:
+        print(f"dragnb.load: {m} in {time.perf_counter() - start:.1f} s")
+    return m
+
+
+def _open(model, device, dtype, config, cache_dir, verbose: bool) -> DiffusionModel:
+    """``load``'s work: find the weights ``model`` names and assemble them."""
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
     if model == "auto":
         model = SD15 if dev.type == "cuda" else "tiny"
-        if verbose and ("auto", dev.type) not in _ANNOUNCED:
-            _ANNOUNCED.add(("auto", dev.type))
+        if verbose:
             print(f"dragnb.load: model='auto' picked {model!r} for device {dev.type}")
     if model == "tiny":
         if not (TINY / "model_index.json").exists():
@@ -340,3 +332,15 @@ def _from_single_file(path: Path, dev, dt, config) -> DiffusionModel:
             "config='/path/to/a/diffusers/folder/of/the/same/architecture' to dragnb.load.") from None
     return assemble((pipe.vae, pipe.unet, pipe.text_encoder, pipe.tokenizer, pipe.scheduler),
                      str(path), dev, dt)
+
+
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler=None) -> None:
+    """zero_grad, backward and step, through the fp16 GradScaler when one is given."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()

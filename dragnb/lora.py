@@ -13,8 +13,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from .optimisation import DragOptions, optimizer_step
-from .loading import DiffusionModel
+from .loading import DiffusionModel, optimizer_step
+from .options import DragOptions
 from .progress import progress
 
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]

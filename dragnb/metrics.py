@@ -20,7 +20,7 @@ from PIL import Image
 
 from . import validate
 from .features import dift_features, match_points
-from .images import check_points, load_image
+from .images import load_image
 from .loading import DiffusionModel
 
 def psnr(a, b, where: np.ndarray | None = None) -> float:
@@ -54,7 +54,7 @@ def found_handles(model: DiffusionModel, original, edited, handles, prompt: str 
     edited = load_image(edited)
     if edited.size != original.size:
         edited = edited.resize(original.size, Image.BICUBIC)
-    handles = check_points(handles, original.size, "handle")
+    handles = validate.image_points(handles, original.size, "handle")
     kw = dict(prompt=prompt, t=t, up_block=up_block, ensemble=ensemble, size=size)
     if t is not None or up_block is not None:   # published DIFT: no centring, no context block
         kw.update(center=False, context_weight=0.0)
@@ -64,12 +64,11 @@ def found_handles(model: DiffusionModel, original, edited, handles, prompt: str 
 
 
 def mean_distance(model: DiffusionModel, original, edited, handles, targets, prompt: str = "", **dift) -> float:
-    """DragBench's MD for one edit: mean over handles of |found - target| in the original's pixels."""
+    """DragBench's MD for one edit: mean over handles of |found - target| in the original's pixels
+    (``found_handles``; ``dift``: its keyword arguments)."""
     original = load_image(original)
-    targets = check_points(targets, original.size, "target")
+    handles, targets = validate.pairs(handles, targets, original.size)
     found = found_handles(model, original, edited, handles, prompt, **dift)
-    if len(found) != len(targets):
-        raise ValueError(f"got {len(found)} handles but {len(targets)} targets: they come in pairs")
     return float(np.linalg.norm(found - targets, axis=1).mean())
 
 

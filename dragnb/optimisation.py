@@ -14,136 +14,21 @@ Each step (DragDiffusion, after DragGAN):
    z_t itself (``"latent"``, lets the UNet stop after the supervised block);
 5. an Adam step on z_t; stop once every handle is within ``tolerance`` of its target.
 
-All coordinates here are *feature cells*; ``session.py`` converts to and from pixels.
+All coordinates and distances here are *feature cells* (``Problem``); the session converts
+the user's image pixels to them (``Geometry.to_grid``, ``DragOptions.on_grid``) and back.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import validate
 from .features import captured, run_until, sample
-from .inversion import ddim_step, predict
-from .loading import DiffusionModel
-from .reference import default_reference_blocks
-
-
-@dataclass
-class DragOptions:
-    """The knobs of a drag. Each field's default is DragDiffusion's published value for
-    SD 1.5 (Shi et al., CVPR 2024, github.com/Yujun-Shi/DragDiffusion) unless its comment
-    names another source.
-
-    Where a drag's value comes from, later winning: the field's default here; the model's
-    override, its ``dragnb.json``'s ``"drag"`` entry (the teaching model's are explained
-    in its model card); the caller's argument. ``DragOptions.for_model(model, **given)``
-    applies that order, and ``drag``/``DragSession`` call it with their keyword arguments.
-    """
-
-    strength: float = 0.7        # inversion strength: 0.7 = invert 35 of 50 steps
-    steps: int = 50              # DDIM steps
-    max_iters: int = 80          # optimisation steps
-    lr: float = 0.01             # Adam on the latent
-    r_m: int = 1                 # motion-supervision patch radius (3x3)
-    r_p: int = 3                 # point-tracking window radius (7x7)
-    lam: float = 0.1             # preservation weight
-    up_block: int = -2           # supervised up-block, Python-indexed: -2 = second-to-last (SD 1.5: up_blocks[2])
-    feature_scale: float = 0.5   # features resized to this x the image
-    tolerance: float = 2.0       # stop distance in feature cells
-    preserve: str = "step"       # "step" (DragDiffusion: the next DDIM step's latent) or "latent" (cheaper)
-    lora: bool | None = None     # fit an identity LoRA first; None: on where the model runs on CUDA
-    lora_steps: int = 80
-    lora_rank: int = 16
-    lora_lr: float = 5e-4
-    reference_blocks: tuple | None = None   # up-blocks whose self-attention uses the original's K/V;
-                                            # None: the last two with attention (DragDiffusion); () = off
-    reference_source: str = "inversion"   # where the reference K/V come from: "inversion" (dragnb: recorded
-                                          # during the inversion, replayed, 1 image a denoising step) or
-                                          # "recompute" (DragDiffusion: the original denoised beside the edit,
-                                          # 2 images a step; the teaching bench is the same within 0.005)
-    reference_store: str = "device"      # "inversion": keep the record on the model's device or the "cpu"
-    blend: bool = True           # denoise with the original's latent outside the region (dragnb)
-    drag_per_denoise: int = 0    # GoodDrag's alternation (AlDD, Zhang et al. 2024): this many steps at a
-                                 # timestep, then one denoising step; 0 = all at the inverted one (DragDiffusion)
-    drag_levels: int = 10        # AlDD: drag over at most this many timesteps (GoodDrag)
-    supervise: str = "step"      # motion supervision pulls towards the patch at the handle now
-                                 # ("step", DragDiffusion) or the original's at the start ("original", GoodDrag)
-    paste_back: bool = True      # the result keeps the input's own pixels outside the editable region,
-                                 # feathered over ``seam`` pixels (dragnb); off = the model's decode
-    seam: int | None = None      # width of that seam in image pixels; None: 1/32 of the long side
-    init: str = "inverted"       # start from the inverted latent ("inverted", DragDiffusion) or from the
-                                 # inversion of the image warped along the drags ("warp", FastDrag-style,
-                                 # see warp.py; the teaching model's default, see its model card)
-    preview_every: int = 0       # decode a preview every k steps (0: never)
-    size: int | None = None      # the long side the drag works at, in pixels; None: the model's native size
-                                 # (SD 1.5: 512, as DragDiffusion; smaller is faster on a CPU, and coarser)
-
-    @classmethod
-    def for_model(cls, model: DiffusionModel, **given) -> "DragOptions":
-        """The options of a drag on ``model``: the fields' defaults, then the model's overrides,
-        then ``given``; checked (ValueError naming the field), with ``up_block``, ``lora`` and
-        ``reference_blocks`` made concrete for this model."""
-        names = {f.name for f in fields(cls)}
-        own = model.defaults.get("drag", {})
-        for where, values in (("the model's dragnb.json", own), ("the call", given)):
-            unknown = set(values) - names
-            if unknown:
-                raise ValueError(f"unknown drag option(s) in {where}: {', '.join(sorted(unknown))}; "
-                                 f"DragOptions has {', '.join(sorted(names))}")
-        out = cls(**{**own, **given})
-        out.check(model)
-        return out
-
-    def check(self, model: DiffusionModel) -> None:
-        """Refuse (ValueError naming the field) any value the drag cannot use; make ints ints,
-        and the model-dependent fields concrete (a non-negative ``up_block``, ``lora`` a bool,
-        ``reference_blocks`` a tuple)."""
-        n_up = len(model.unet.up_blocks)
-        self.up_block = validate.number("up_block", self.up_block, int, -n_up, n_up - 1) % n_up
-        if self.lora is None:
-            self.lora = model.device.type == "cuda"
-        if self.reference_blocks is None:
-            self.reference_blocks = tuple(default_reference_blocks(model))
-        if isinstance(self.reference_blocks, (str, bytes)) or not hasattr(self.reference_blocks, "__iter__"):
-            raise ValueError(f"reference_blocks must be a tuple of up-block indices, e.g. (2, 3), or () for "
-                             f"none, got {self.reference_blocks!r}")
-        self.reference_blocks = tuple(validate.number("reference_blocks", b, int, 0, n_up - 1)
-                                      for b in self.reference_blocks)
-        ints = dict(steps=(1, 1000), max_iters=(1, 100_000), r_m=(0, 64), r_p=(0, 64),
-                    lora_steps=(1, 100_000), lora_rank=(1, 1024), drag_per_denoise=(0, 100_000),
-                    drag_levels=(1, 1000), preview_every=(0, 100_000))
-        for name, (lo, hi) in ints.items():
-            setattr(self, name, validate.number(name, getattr(self, name), int, lo, hi))
-        if self.seam is not None:
-            self.seam = validate.number("seam", self.seam, int, 0, 10_000)
-        if self.size is not None:
-            self.size = validate.number("size", self.size, int, model.multiple, 4096)
-        for name, lo, lo_open, hi in (("strength", 0, True, 1), ("lr", 0, True, None), ("lora_lr", 0, True, None),
-                                      ("lam", 0, False, None), ("tolerance", 0, False, None),
-                                      ("feature_scale", 0, True, 1)):
-            setattr(self, name, validate.number(name, getattr(self, name), float, lo, hi, lo_open))
-        for name, options in CHOICES.items():
-            validate.choice(name, getattr(self, name), options)
-
-    @staticmethod
-    def source(name: str, model: DiffusionModel) -> str:
-        """Where field ``name``'s value for ``model`` comes from, in words."""
-        if name in model.defaults.get("drag", {}):
-            return f"the {model.name} model's dragnb.json"
-        return SOURCES.get(name, "DragDiffusion (Shi et al., CVPR 2024)")
-
-
-CHOICES = {"init": ("inverted", "warp"), "supervise": ("step", "original"),
-           "reference_source": ("recompute", "inversion"), "reference_store": ("device", "cpu"),
-           "preserve": ("step", "latent"), "lora": (True, False), "blend": (True, False),
-           "paste_back": (True, False)}   # the values each of these DragOptions fields accepts
-SOURCES = {"reference_source": "dragnb", "reference_store": "dragnb", "blend": "dragnb", "paste_back": "dragnb",
-           "seam": "dragnb", "preview_every": "dragnb", "lora": "dragnb: on where the model runs on CUDA",
-           "size": "the model's native size", "drag_per_denoise": "GoodDrag (Zhang et al. 2024): 0 = off",
-           "drag_levels": "GoodDrag (Zhang et al. 2024)"}   # fields whose default is not DragDiffusion's
+from .inversion import blend, ddim_step, predict
+from .loading import DiffusionModel, optimizer_step
+from .options import DragOptions
 
 
 def unet_features(model: DiffusionModel, z: torch.Tensor, t: int, emb: torch.Tensor, up_block: int,
@@ -235,6 +120,9 @@ class Problem:
     handles: torch.Tensor      # (N, 2) cells, where the handles start
     targets: torch.Tensor      # (N, 2) cells
     keep: torch.Tensor         # (1, 1, h, w) latent cells to keep (1) or edit (0)
+    tolerance: float           # stop distance, cells (``DragOptions.on_grid``)
+    r_m: int                   # motion-supervision patch radius, cells
+    r_p: int                   # point-tracking window radius, cells
     z_start: torch.Tensor = None       # where the optimisation starts (default: originals[0]); a resumed run
     level: int = 0                     # the timestep index that z_start sits at
     handles_now: torch.Tensor = None   # where the handles are at the start (default: handles)
@@ -280,7 +168,7 @@ class _Level:
             with torch.no_grad():
                 computed = unet_features(model, z0, self.t, prob.emb, options.up_block, prob.grid, full)
         f0, out0 = (None if x is None else x.detach() for x in computed)
-        off = _patch(options.r_m).to(f0.device)
+        off = _patch(prob.r_m).to(f0.device)
         self.tracked = sample(f0, prob.handles.cpu().numpy())              # (N, C): what tracking looks for
         self.patches = [sample(f0, (h + off).cpu().numpy()) for h in prob.handles]   # (K, C) each
         self.ref = ddim_step(prob.scheduler, out0, self.t, z0)[0].float() if full else z0.float()
@@ -322,15 +210,15 @@ def optimise(model: DiffusionModel, prob: Problem, options: DragOptions):
             with autocast():
                 feats, out = unet_features(model, z, ctx.t, prob.emb, options.up_block, prob.grid, full)
         if step > 0 or not torch.equal(handles, prob.handles):  # the start is known exactly
-            handles = track(feats.detach(), ctx.tracked, handles, options.r_p)
+            handles = track(feats.detach(), ctx.tracked, handles, prob.r_p)
         dist = (handles - prob.targets).norm(dim=1)
-        active = dist > options.tolerance
+        active = dist > prob.tolerance
         if not active.any():
             yield OptStep(step, handles.clone(), {"motion": 0.0, "preserve": 0.0}, z.detach().clone(), level,
                           done=True)
             return
         anchors = ctx.patches if options.supervise == "original" else None
-        lm = motion_loss(feats, handles, prob.targets, options.r_m, active, anchors)
+        lm = motion_loss(feats, handles, prob.targets, prob.r_m, active, anchors)
         moved = ddim_step(prob.scheduler, out, ctx.t, z)[0].float() if full else z
         lp = preservation_loss(moved, ctx.ref, prob.keep)
         loss = lm + options.lam * lp
@@ -339,8 +227,8 @@ def optimise(model: DiffusionModel, prob: Problem, options: DragOptions):
                       z.detach().clone(), level)
     with torch.no_grad(), autocast():
         feats, _ = unet_features(model, z, ctx.t, prob.emb, options.up_block, prob.grid, False)
-    handles = track(feats, ctx.tracked, handles, options.r_p)
-    arrived = bool(((handles - prob.targets).norm(dim=1) <= options.tolerance).all())
+    handles = track(feats, ctx.tracked, handles, prob.r_p)
+    arrived = bool(((handles - prob.targets).norm(dim=1) <= prob.tolerance).all())
     yield OptStep(int(options.max_iters), handles.clone(), {"motion": 0.0, "preserve": 0.0}, z.detach().clone(),
                   level, done=arrived, final=True)
 
@@ -352,19 +240,7 @@ def denoise_step(model: DiffusionModel, prob: Problem, z: torch.Tensor, t: int,
     original's latent at the next timestep is taken, as the final denoising does."""
     z = z.to(model.dtype)
     z = ddim_step(prob.scheduler, predict(model, z, t, prob.emb), t, z)[0].float()
-    return prob.keep * original_next.float() + (1 - prob.keep) * z
-
-
-def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler=None) -> None:
-    """zero_grad, backward and step, through the fp16 GradScaler when one is given."""
-    optimizer.zero_grad(set_to_none=True)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        loss.backward()
-        optimizer.step()
+    return blend(z, original_next.float(), prob.keep)
 
 
 def as_cells(points: np.ndarray, device) -> torch.Tensor:

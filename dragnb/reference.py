@@ -14,7 +14,7 @@ from contextlib import contextmanager, nullcontext
 import torch
 
 from . import validate
-from .inversion import ddim_step, predict
+from .inversion import blend, ddim_step, predict
 from .loading import DiffusionModel
 from .progress import progress
 
@@ -151,5 +151,5 @@ def denoise_with_reference(model: DiffusionModel, z_original: torch.Tensor, z_ed
             z = ddim_step(scheduler, predict(model, z, t, emb), t, z)[0]
             if keep is not None:   # the edit (last) takes the original's latent outside the region
                 original = z[:1] if originals is None else originals[i].to(z.device, z.dtype)
-                z = torch.cat([z[:-1], keep * original + (1 - keep) * z[-1:]])
+                z = torch.cat([z[:-1], blend(z[-1:], original, keep)])
     return z[-1:]

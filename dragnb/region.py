@@ -41,7 +41,7 @@ from scipy import ndimage
 
 from . import validate
 from .features import Features, check_features, dift_features, similarity_map
-from .images import check_points
+from .images import default_seam, load_image
 from .loading import DiffusionModel
 
 MERGE_AUTO = 0.88       # "merge": the cosine at which merging stops (best of 0.8-0.95 on two sets of
@@ -243,7 +243,7 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
         if model is None:
             raise ValueError("find_region needs a model or precomputed features")
         features = dift_features(model, image, **dift_kwargs)
-    points = check_points(handle, features.geometry.user, "handle")
+    points = validate.image_points(handle, features.geometry.user, "handle")
     if len(points) == 0:
         raise ValueError("handle is empty: find_region needs at least one point (x, y) on the thing to drag")
     sims = [similarity_map(features, tuple(p)) for p in points]
@@ -316,3 +316,51 @@ def _merged_region(pieces: Pieces, points: np.ndarray, sims: list, threshold: fl
                              np.float32)[segments]
     pts = tuple((float(x), float(y)) for x, y in points)
     return Region(pts[0], sim, per_segment, float(threshold), above, mask, pts, "merge", segments)
+
+
+# -- the region of a whole drag: each handle's, swept to its target ----------------------------
+
+def handle_regions(model: DiffusionModel, image, handles, prompt: str = "", size: int | None = None) -> list:
+    """The region under each handle (``find_region``, one DIFT pass at ``size``, the image cut into
+    pieces once): [(H, W) bool, ...]."""
+    image = load_image(image)
+    feats = dift_features(model, image, prompt=prompt, size=size)
+    pieces = image_pieces(feats)
+    return [find_region(model, image, hp, features=feats, pieces=pieces) for hp in handles]
+
+
+def drag_region(model: DiffusionModel, image, handles, targets, grow: int | None = None,
+              prompt: str = "", regions: list | None = None, size: int | None = None) -> np.ndarray:
+    """The region a drag may change: the region under each handle (``find_region``), swept along
+    its path to the target and grown by ``grow`` pixels (default ``images.default_seam``): (H, W) bool."""
+    image = load_image(image)
+    w, h = image.size
+    handles, targets = validate.pairs(handles, targets, image.size)
+    if len(handles) == 0:
+        raise ValueError("drag_region needs at least one handle and its target")
+    grow = default_seam(image.size) if grow is None else validate.number("grow", grow, int, -100_000, 100_000)
+    if regions is not None and (len(validate.sequence("regions", regions)) != len(handles)):
+        raise ValueError(f"regions must hold one mask per handle ({len(handles)}), got {len(regions)}")
+    regions = handle_regions(model, image, handles, prompt, size) if regions is None else regions
+    out = np.zeros((h, w), bool)
+    for region, hp, tp in zip(regions, handles, targets):
+        d = np.asarray(tp) - np.asarray(hp)
+        n = int(np.ceil(np.abs(d).max())) + 1
+        for s in np.linspace(0, 1, n):
+            dx, dy = int(round(s * d[0])), int(round(s * d[1]))
+            out |= np.roll(np.roll(region, dy, 0), dx, 1) & _inside(region.shape, dx, dy)
+    return grow_mask(out, grow)
+
+
+def _inside(shape, dx, dy) -> np.ndarray:
+    """Where a roll by (dx, dy) did not wrap around."""
+    m = np.ones(shape, bool)
+    if dy > 0:
+        m[:dy] = False
+    elif dy < 0:
+        m[dy:] = False
+    if dx > 0:
+        m[:, :dx] = False
+    elif dx < 0:
+        m[:, dx:] = False
+    return m

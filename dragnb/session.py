@@ -7,16 +7,15 @@
 
 Stages (each timed): identity LoRA (optional) -> DDIM inversion -> editable region ->
 (``init="warp"``: the image warped along the drags, ``warp.py``, and inverted too) ->
-latent optimisation (``drag.optimise``) -> denoising with reference attention -> the
+latent optimisation (``optimisation.optimise``) -> denoising with reference attention -> the
 input's own pixels pasted back outside the editable region (``images.paste_back``).
 Interrupting ``run()`` (KeyboardInterrupt) keeps the last completed step: ``result()``
 then finishes from there. The user's image, points and mask are never modified.
 """
 from __future__ import annotations
 
-import time
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,14 +24,15 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import validate
-from .optimisation import DragOptions, Problem, as_cells, optimise
-from .features import dift_features
-from .images import check_points, load_image, paste_back
+from .costs import Costs
+from .optimisation import Problem, as_cells, optimise
+from .options import DragOptions
+from .images import load_image, paste_back
 from .inversion import Inversion, ddim_step, invert, predict
 from .loading import SD15, DiffusionModel
 from .lora import ADAPTER, fit_identity_lora, remove_lora, use_lora
 from .reference import ReferenceTokens, denoise_with_reference, reference_attention
-from .region import find_region, grow_mask, image_pieces
+from .region import drag_region, handle_regions
 from .warp import warped_image
 
 
@@ -61,23 +61,12 @@ class DragResult:
     options: DragOptions
     arrived: bool                # point tracking found every handle within tolerance of its target
     lora_losses: list = field(default_factory=list)
-    passes: dict = field(default_factory=dict)    # per stage: UNet passes {"forward": n, "backward": n},
-                                                  # counted in images (a batch of 2 is 2; a pass stopped
-                                                  # after the supervised block counts as one)
+    passes: dict = field(default_factory=dict)    # per stage: UNet passes {"forward": n, "backward": n}
     peak_gb: dict = field(default_factory=dict)   # per stage: peak CUDA memory, GiB (GPU only)
 
     def costs(self) -> str:
-        """A line per stage: seconds, UNet passes forward/backward, peak GPU memory."""
-        rows = []
-        for stage, sec in self.timings.items():
-            p = self.passes.get(stage, {})
-            mem = f", peak {self.peak_gb[stage]:.1f} GiB" if stage in self.peak_gb else ""
-            rows.append(f"{stage:13s} {sec:7.2f} s  UNet passes {p.get('forward', 0):4d} forward, "
-                        f"{p.get('backward', 0):4d} backward{mem}")
-        total = sum(self.timings.values())
-        fwd = sum(p["forward"] for p in self.passes.values())
-        bwd = sum(p["backward"] for p in self.passes.values())
-        return "\n".join(rows + [f"{'whole edit':13s} {total:7.2f} s  UNet passes {fwd:4d} forward, {bwd:4d} backward"])
+        """A line per stage: seconds, UNet passes forward/backward, peak GPU memory (``costs.Costs``)."""
+        return Costs(self.timings, self.passes, self.peak_gb).report()
 
     @property
     def distance(self) -> float:
@@ -85,103 +74,15 @@ class DragResult:
         return float(np.linalg.norm(self.handles - self.targets, axis=1).max())
 
 
-@contextmanager
-def unet_passes(unet, counts: dict):
-    """Within the block, add to ``counts["forward"]`` the images of every UNet call (whole or
-    stopped early)."""
-    def seen(_module, args, kwargs):
-        x = args[0] if args else kwargs["sample"]
-        counts["forward"] += int(x.shape[0])
-
-    handle = unet.register_forward_pre_hook(seen, with_kwargs=True)
-    try:
-        yield counts
-    finally:
-        handle.remove()
-
-
-def check_drag_points(handles, targets, size) -> tuple:
-    """Validate handle/target lists for an image of ``size`` (W, H): two (N, 2) arrays."""
-    h = check_points(handles, size, "handle") if handles is not None else np.zeros((0, 2))
-    t = check_points(targets, size, "target") if targets is not None else np.zeros((0, 2))
-    if len(h) == 0 or len(t) == 0:
-        raise ValueError("a drag needs at least one handle and one target point")
-    if len(h) != len(t):
-        raise ValueError(f"got {len(h)} handles but {len(t)} targets: they come in pairs")
-    same = np.linalg.norm(h - t, axis=1) < 0.5
-    if same.all():
-        i = 0
-        raise ValueError(f"handle {i} at ({h[i, 0]:g}, {h[i, 1]:g}) equals its target: nothing to drag"
-                         if len(h) == 1 else "every handle equals its target: nothing to drag")
-    if same.any():   # DragDiffusion skips such a pair (two of DragBench's samples have one)
-        which = ", ".join(str(i) for i in np.flatnonzero(same))
-        warnings.warn(f"handle(s) {which} equal their targets: they stay where they are; the other pairs are dragged")
-    return h, t
-
-
-def check_mask(mask, size) -> np.ndarray | str | None:
-    """None, "all", or a (H, W) mask (1/True = editable) as a bool array (``validate.mask``)."""
-    return validate.mask(mask, size)
-
-
-_WARNED_PHOTO = []
-
-
-def _warn_if_photo_on_teaching_model(model: DiffusionModel, image, size: int | None) -> None:
-    """Once per process: the teaching model knows only 64-px landscapes (``size``: the drag's working side)."""
-    if model.name == "tiny" and max(image.size) > 2 * model.native_size and not _WARNED_PHOTO:
-        _WARNED_PHOTO.append(True)
+def _warn_if_photo_on_teaching_model(model: DiffusionModel, image, size: int) -> None:
+    """The teaching model knows only 64-px landscapes (``size``: the drag's working side). Shown
+    once per place it is called from (``warnings``' default filter)."""
+    if model.name == "tiny" and max(image.size) > 2 * model.native_size:
         warnings.warn(f"this {image.width}x{image.height} image goes to the teaching model, which knows only "
-                      f"{model.native_size}-px landscapes: it is worked on at {size or model.native_size} px and comes "
+                      f"{model.native_size}-px landscapes: it is worked on at {size} px and comes "
                       "back smudged inside the editable region (outside it stays your own pixels). For photos, "
                       f"load Stable Diffusion on a GPU: dragnb.load('{SD15}').",
                       stacklevel=3)
-
-
-def handle_regions(model: DiffusionModel, image, handles, prompt: str = "", size: int | None = None) -> list:
-    """The region under each handle (``find_region``, one DIFT pass at ``size``, the image cut into
-    pieces once): [(H, W) bool, ...]."""
-    image = load_image(image)
-    feats = dift_features(model, image, prompt=prompt, size=size)
-    pieces = image_pieces(feats)
-    return [find_region(model, image, hp, features=feats, pieces=pieces) for hp in handles]
-
-
-def drag_region(model: DiffusionModel, image, handles, targets, grow: int | None = None,
-              prompt: str = "", regions: list | None = None, size: int | None = None) -> np.ndarray:
-    """The region under each handle (``find_region``), swept along its path to the target."""
-    image = load_image(image)
-    w, h = image.size
-    handles = check_points(handles, image.size, "handle")
-    targets = check_points(targets, image.size, "target")
-    if len(handles) == 0 or len(handles) != len(targets):
-        raise ValueError(f"drag_region needs handles and targets in pairs, got {len(handles)} and {len(targets)}")
-    grow = max(1, round(max(w, h) / 32)) if grow is None else validate.number("grow", grow, int, -100_000, 100_000)
-    if regions is not None and (len(validate.sequence("regions", regions)) != len(handles)):
-        raise ValueError(f"regions must hold one mask per handle ({len(handles)}), got {len(regions)}")
-    regions = handle_regions(model, image, handles, prompt, size) if regions is None else regions
-    out = np.zeros((h, w), bool)
-    for region, hp, tp in zip(regions, handles, targets):
-        d = np.asarray(tp) - np.asarray(hp)
-        n = int(np.ceil(np.abs(d).max())) + 1
-        for s in np.linspace(0, 1, n):
-            dx, dy = int(round(s * d[0])), int(round(s * d[1]))
-            out |= np.roll(np.roll(region, dy, 0), dx, 1) & _inside(region.shape, dx, dy)
-    return grow_mask(out, grow)
-
-
-def _inside(shape, dx, dy) -> np.ndarray:
-    """Where a roll by (dx, dy) did not wrap around."""
-    m = np.ones(shape, bool)
-    if dy > 0:
-        m[:dy] = False
-    elif dy < 0:
-        m[dy:] = False
-    if dx > 0:
-        m[:, :dx] = False
-    elif dx < 0:
-        m[:, dx:] = False
-    return m
 
 
 class DragSession:
@@ -191,16 +92,14 @@ class DragSession:
                  seed: int = 0, **options):
         self.model = model
         self.image = load_image(image).copy()
-        self.start, self.targets = check_drag_points(handles, targets, self.image.size)
-        self.user_mask = check_mask(mask, self.image.size)
+        self.start, self.targets = validate.drag_points(handles, targets, self.image.size)
+        self.user_mask = validate.mask(mask, self.image.size)
         self.prompt = validate.text("prompt", prompt)
         self.seed = validate.seed("seed", seed)
-        self.options = DragOptions.for_model(model, **options)
+        self.options = DragOptions.for_model(model, self.image.size, **options)
         _warn_if_photo_on_teaching_model(model, self.image, self.options.size)
         self.history: list = []
-        self.timings: dict = {}          # seconds per stage
-        self.passes: dict = {}           # per stage: UNet passes {"forward": images, "backward": images}
-        self.peak_gb: dict = {}          # per stage: peak CUDA memory (GiB), on a GPU
+        self.costs = Costs()             # seconds, UNet passes and peak GPU memory per stage
         self.mask = None
         self.inversion: Inversion | None = None
         self.lora_losses: list = []
@@ -217,18 +116,7 @@ class DragSession:
     # -- stages ---------------------------------------------------------------------
     def _timed(self, stage, fn, *args, **kw):
         """Run ``fn``, adding its seconds, UNet passes and peak CUDA memory to ``stage``'s account."""
-        start = time.perf_counter()
-        cuda = self.model.device.type == "cuda"
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(self.model.device)
-        with unet_passes(self.model.unet, self.passes.setdefault(stage, {"forward": 0, "backward": 0})):
-            out = fn(*args, **kw)
-        if cuda:
-            torch.cuda.synchronize()
-            peak = torch.cuda.max_memory_allocated(self.model.device) / 2 ** 30
-            self.peak_gb[stage] = max(self.peak_gb.get(stage, 0.0), peak)
-        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
-        return out
+        return self.costs.timed(self.model, stage, fn, *args, **kw)
 
     def prepare(self) -> None:
         """LoRA (optional), inversion and the editable region; run() calls it once."""
@@ -242,7 +130,7 @@ class DragSession:
                 return fit_identity_lora(m, m.encode(x), m.embed(self.prompt), steps=o.lora_steps,
                                          rank=o.lora_rank, lr=o.lora_lr, seed=self.seed)
             self.lora_losses = self._timed("lora", fit)
-            self.passes["lora"]["backward"] += 4 * len(self.lora_losses)   # batch 4 (DragDiffusion's)
+            self.costs.account("lora")["backward"] += 4 * len(self.lora_losses)   # batch 4 (DragDiffusion's)
             self._lora = ADAPTER
         record = nullcontext()
         if o.reference_source == "inversion" and len(o.reference_blocks):
@@ -272,26 +160,20 @@ class DragSession:
     def problem(self) -> Problem:
         """The optimisation's inputs on the feature grid; resumes from the last completed step."""
         inv, o = self.inversion, self.options
-        mw, mh = inv.geometry.model
-        grid = (max(1, round(mw * o.feature_scale)), max(1, round(mh * o.feature_scale)))
-        geo = inv.geometry
-        z = inv.latent
-        keep = self._keep()
+        geo, z = inv.geometry, inv.latent
+        grid = geo.grid(o.feature_scale)
+        on_grid = o.on_grid(geo.cell_size(grid))
         start = as_cells(geo.to_grid(self.start, grid), z.device)
         targets = as_cells(geo.to_grid(self.targets, grid), z.device)
         length = torch.as_tensor(np.linalg.norm(self.targets - self.start, axis=1), device=z.device)
-        short = ((targets - start).norm(dim=1) <= o.tolerance) & (length >= 0.5)   # equal pairs: warned already
+        short = ((targets - start).norm(dim=1) <= on_grid["tolerance"]) & (length >= 0.5)   # equal pairs: warned
         if short.any() and not self.history:
             warnings.warn(f"handle {int(short.nonzero()[0, 0])} is within the stop tolerance of its target "
-                          f"({o.tolerance} feature cells): it will not move. Drag further, or lower tolerance.")
-        return Problem(list(inv.timesteps), inv.scheduler, self._originals(), inv.embedding, grid, start, targets, keep,
-                       z_start=self._latent, level=self._level, handles_now=as_cells(geo.to_grid(self._handles, grid), z.device),
+                          f"({o.tolerance:g} image pixels): it will not move. Drag further, or lower tolerance.")
+        return Problem(list(inv.timesteps), inv.scheduler, self._originals(), inv.embedding, grid, start, targets,
+                       self._keep(), **on_grid, z_start=self._latent, level=self._level,
+                       handles_now=as_cells(geo.to_grid(self._handles, grid), z.device),
                        first_step=self.history[-1].step + 1 if self.history else 0)
-
-    def _seam(self) -> int:
-        """The paste-back seam in image pixels: ``seam``, else 1/32 of the long side (at least 1)."""
-        seam = self.options.seam
-        return max(1, round(max(self.image.size) / 32)) if seam is None else int(seam)
 
     def _original(self, level: int) -> torch.Tensor:
         """The original's inverted latent at ``inversion.timesteps[level]`` (level = their count: the
@@ -333,7 +215,7 @@ class DragSession:
                 if item is None:
                     break
                 if not (item.done or item.final):
-                    self.passes["optimisation"]["backward"] += 1   # one loss.backward through the UNet
+                    self.costs.account("optimisation")["backward"] += 1   # one loss.backward through the UNet
                 handles = geo.from_grid(item.handles.cpu().numpy(), prob.grid)
                 dist = float(np.linalg.norm(handles - self.targets, axis=1).max())
                 self._handles = handles
@@ -360,7 +242,7 @@ class DragSession:
         z = z.to(m.dtype)
         x0 = ddim_step(inv.scheduler, predict(m, z, t, inv.embedding), t, z)[1]
         image = inv.geometry.image(m.decode(x0.to(m.dtype)))
-        return paste_back(self.image, image, self.mask, self._seam()) if self.options.paste_back else image
+        return paste_back(self.image, image, self.mask, self.options.seam) if self.options.paste_back else image
 
     def _denoised(self, stage: str, decoding: str) -> Image.Image:
         """The last completed step's latent denoised with reference attention and decoded, at the
@@ -378,7 +260,7 @@ class DragSession:
                              recorded)
             image = self._timed(decoding, lambda: inv.geometry.image(m.decode(z0)))
         if self.options.paste_back:
-            image = paste_back(self.image, image, self.mask, self._seam())
+            image = paste_back(self.image, image, self.mask, self.options.seam)
         return image
 
     def outcome(self) -> Image.Image:
@@ -399,10 +281,10 @@ class DragSession:
         if self._lora is not None:
             remove_lora(self.model, self._lora)
             self._lora = None
-        self._result = DragResult(image, self.image, self._handles.copy(), self.start.copy(), self.targets.copy(), self.mask,
-                                  list(self.history), dict(self.timings), self.options, self._arrived,
-                                  self.lora_losses, {k: dict(v) for k, v in self.passes.items()},
-                                  dict(self.peak_gb))
+        spent = self.costs.copy()
+        self._result = DragResult(image, self.image, self._handles.copy(), self.start.copy(), self.targets.copy(),
+                                  self.mask, list(self.history), spent.timings, self.options, self._arrived,
+                                  self.lora_losses, spent.passes, spent.peak_gb)
         return self._result
 
 

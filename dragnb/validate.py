@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +120,7 @@ def array(name: str, value, ndim=None, finite: bool = True) -> np.ndarray:
 
 def points(name: str, value, n: int | None = None) -> np.ndarray:
     """One (x, y) point or a sequence of them as an (N, 2) float array, finite and not empty;
-    exactly ``n`` of them if ``n`` is given. (Inside an image: ``images.check_points``.)"""
+    exactly ``n`` of them if ``n`` is given. (Inside an image: ``image_points``.)"""
     p = array(name, value, (1, 2))
     if p.shape == (2,):
         p = p[None]
@@ -128,6 +129,60 @@ def points(name: str, value, n: int | None = None) -> np.ndarray:
     if n is not None and len(p) != n:
         raise ValueError(f"{name} must hold {n} point(s), got {len(p)}")
     return p
+
+
+def image_points(points, size, name: str = "point") -> np.ndarray:
+    """Validate points against an image size (W, H): float array (N, 2).
+
+    Accepts one point ``(x, y)`` or a sequence of them. Raises ``ValueError`` for
+    wrong shapes, NaN/inf, or points outside the image.
+    """
+    points = untensor(points)
+    if points is None or isinstance(points, (dict, str, bytes)):
+        raise ValueError(f"{name}s must be (x, y) pairs of numbers, got {points!r}")
+    try:
+        p = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name}s must be (x, y) pairs of numbers, got {points!r}") from None
+    if p.size == 0:
+        return np.zeros((0, 2))
+    if p.ndim == 1 and p.shape == (2,):
+        p = p[None]
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"{name}s must be (x, y) pairs: expected shape (N, 2), got {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError(f"{name} has NaN or infinite coordinates: {p.tolist()}")
+    w, h = size
+    bad = (p[:, 0] < 0) | (p[:, 0] > w - 1) | (p[:, 1] < 0) | (p[:, 1] > h - 1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{name} {i} at (x={p[i, 0]:g}, y={p[i, 1]:g}) is outside the "
+                         f"{w}x{h} image (x must be in [0, {w - 1}], y in [0, {h - 1}])")
+    return p
+
+
+def pairs(handles, targets, size) -> tuple:
+    """Handles and targets inside an image of ``size`` (W, H), as many of each: two (N, 2) arrays."""
+    h, t = image_points(handles, size, "handle"), image_points(targets, size, "target")
+    if len(h) != len(t):
+        raise ValueError(f"got {len(h)} handles but {len(t)} targets: they come in pairs")
+    return h, t
+
+
+def drag_points(handles, targets, size) -> tuple:
+    """``pairs`` that make a drag: at least one, and not every handle on its target (a handle
+    on its target stays where it is, with a warning, as DragDiffusion skips such a pair)."""
+    if any(p is None or len(image_points(p, size, name)) == 0 for p, name in ((handles, "handle"), (targets, "target"))):
+        raise ValueError("a drag needs at least one handle and one target point")
+    h, t = pairs(handles, targets, size)
+    same = np.linalg.norm(h - t, axis=1) < 0.5
+    if same.all():
+        raise ValueError(f"handle 0 at ({h[0, 0]:g}, {h[0, 1]:g}) equals its target: nothing to drag"
+                         if len(h) == 1 else "every handle equals its target: nothing to drag")
+    if same.any():
+        which = ", ".join(str(i) for i in np.flatnonzero(same))
+        warnings.warn(f"handle(s) {which} equal their targets: they stay where they are; the other pairs are dragged")
+    return h, t
 
 
 def sequence(name: str, value, least: int = 1) -> list:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 import dragnb
-from dragnb.optimisation import DragOptions, optimise
+from dragnb.optimisation import optimise
 from dragnb.random_models import random_model
 from dragnb.session import DragSession
 

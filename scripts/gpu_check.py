@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 import dragnb
-from dragnb.bench import DEFAULT_COST, PUBLISHED_COST
+from dragnb.bench.cost import DEFAULT_COST, PUBLISHED_COST
 from dragnb.random_models import random_model
 
 

@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import dragnb
-from dragnb import dragbench, validate
-from dragnb.optimisation import DragOptions
-from dragnb.images import check_points, load_image
-from dragnb.picker import PickerState
+from dragnb import validate
+from dragnb.bench import samples as dragbench
+from dragnb.options import DragOptions
+from dragnb.images import load_image
+from dragnb.ui.picker_state import PickerState
 
 N = int(os.environ.get("DRAGNB_FUZZ", "25"))
 FUZZ = settings(max_examples=N, derandomize=True, deadline=None, database=None,
@@ -142,7 +143,7 @@ def test_unreadable_files_are_value_errors_naming_the_file(tmp_path_factory, kin
 @FUZZ
 @given(points(), st.integers(1, 30), st.integers(1, 30))
 def test_points_are_finite_and_inside_or_refused_clearly(pts, w, h):
-    out = _clear(check_points, pts, (w, h))
+    out = _clear(validate.image_points, pts, (w, h))
     if out is not None:
         assert out.ndim == 2 and out.shape[1] == 2 and np.isfinite(out).all()
         assert (out >= 0).all() and (out[:, 0] <= w - 1).all() and (out[:, 1] <= h - 1).all()
@@ -177,7 +178,7 @@ def test_drag_options_are_usable_or_refused_by_name(tiny_sd, opts, choice):
     for name in FIELDS:   # what passed is a finite number of the right kind
         v = getattr(o, name)
         assert v is None or (np.isfinite(float(v)) and not isinstance(v, bool))
-    assert isinstance(o.steps, int) and isinstance(o.r_m, int) and o.lr > 0 and o.strength > 0
+    assert isinstance(o.steps, int) and isinstance(o.r_m, float) and o.lr > 0 and o.strength > 0
 
 
 @FUZZ

@@ -303,7 +303,7 @@ def test_picker_state_survives_any_sequence(ops):
        write=st.sampled_from(["ok", "under-file", "is-file"]))
 @FUZZ
 def test_dragbench_files(kind, write, tmp_path_factory):
-    from dragnb.dragbench import read_sample, write_sample
+    from dragnb.bench.samples import read_sample, write_sample
 
     root = tmp_path_factory.mktemp("db")
     image = np.full((H, W, 3), 90, np.uint8)

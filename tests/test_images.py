@@ -4,7 +4,8 @@ import torch
 import pytest
 from PIL import Image
 
-from dragnb.images import Geometry, check_points, load_image, model_size, prepare
+from dragnb import validate
+from dragnb.images import Geometry, load_image, model_size, prepare
 
 
 def test_rgba_is_composited_on_white():
@@ -87,9 +88,9 @@ def test_points_round_trip_between_frames_exactly():
 ])
 def test_bad_points_raise_value_errors(points, words):
     with pytest.raises(ValueError, match=words):
-        check_points(points, (37, 23))
+        validate.image_points(points, (37, 23))
 
 
 def test_one_point_or_many():
-    assert check_points((3, 4), (10, 10)).shape == (1, 2)
-    assert check_points([(3, 4), (5, 6)], (10, 10)).shape == (2, 2)
+    assert validate.image_points((3, 4), (10, 10)).shape == (1, 2)
+    assert validate.image_points([(3, 4), (5, 6)], (10, 10)).shape == (2, 2)

@@ -7,10 +7,10 @@ import torch
 from PIL import Image
 
 import dragnb
-from dragnb.dragbench import SAMPLES, read_meta, read_sample, write_sample
+from dragnb.bench.samples import SAMPLES, read_meta, read_sample, write_sample
 from dragnb.features import Features
 from dragnb.images import Geometry
-from dragnb.picker import PickerState, display_scale
+from dragnb.ui.picker_state import PickerState, display_scale
 
 
 
@@ -128,7 +128,7 @@ def test_shortcuts_use_only_keys_notebooks_leave_to_outputs(scene_image):
     # undo cells) and take them before the canvas: the picker must not rely on them
     taken = set("abcdijklmorsvxyz")
     p = dragnb.PointPicker(scene_image)
-    keys = {part.split()[0] for part in dragnb.picker.SHORTCUTS.split(" · ")}
+    keys = {part.split()[0] for part in dragnb.ui.picker.SHORTCUTS.split(" · ")}
     assert not {k.lower() for k in keys if len(k) == 1} & taken, keys
     p._key("w", False, False, False)
     assert p._mode.value == "brush"

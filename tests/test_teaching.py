@@ -87,4 +87,4 @@ def test_the_teaching_models_drag_works_at_twice_its_size_and_returns_its_own(ti
     assert s.inversion.latent.shape[-2:] == (32, 32)    # 128 px through the x4 autoencoder
     r = s.result()
     assert r.image.size == (64, 64) and r.mask.shape == (64, 64)
-    assert dragnb.DragOptions.for_model(tiny, size=None).size is None   # the caller's value wins
+    assert dragnb.DragOptions.for_model(tiny, size=None).size == 64   # the caller's None wins: the native size

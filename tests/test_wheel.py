@@ -41,11 +41,11 @@ def test_the_wheel_installed_with_notebook_extras_elsewhere_loads_tiny_and_drags
     (site / "borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n")   # dependencies, not dragnb
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-index", "--no-build-isolation",
                     f"{wheel}[notebook]"], check=True, cwd=tmp_path)
-    code = ("import dragnb, ipycanvas, ipywidgets, numpy as np\n"
+    code = ("import dragnb, dragnb.bench.dragbench, ipycanvas, ipywidgets, numpy as np\n"
             "assert dragnb.__file__.startswith(%r), dragnb.__file__\n"
             "m = dragnb.load('tiny', verbose=False)\n"
             "r = dragnb.drag(m, np.full((64, 64, 3), 120, np.uint8), [(20, 30)], [(28, 30)], max_iters=3)\n"
-            "print('ok', r.image.size, len(dragnb.dragbench.find_samples(dragnb.dragbench.SAMPLES)))") % str(site)
+            "print('ok', r.image.size, len(dragnb.bench.dragbench.find_samples(dragnb.bench.samples.SAMPLES)))") % str(site)
     out = subprocess.run([str(py), "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ok (64, 64) 4" in out.stdout

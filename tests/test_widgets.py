@@ -6,10 +6,10 @@ import pytest
 from PIL import Image
 
 import dragnb
-from dragnb.dragbench import read_sample
+from dragnb.bench.samples import read_sample
 from dragnb.teaching.scenes import random_scene
-from dragnb.widget_charts import Trace, chart_png, nearest_keypoint, scene_case
-from dragnb.widgets import annotate
+from dragnb.ui.charts import Trace, chart_png, nearest_keypoint, scene_case
+from dragnb.ui.widget import annotate
 
 FAST = dict(up_block=1, steps=10, max_iters=3, tolerance=0.0)
 
@@ -99,7 +99,7 @@ def test_a_setting_changes_the_next_drag_and_reset_restores_the_models_value(tin
 
 
 def test_the_settings_show_the_teaching_models_values_and_their_sources(teaching):
-    from dragnb.widget_settings import SettingsPanel
+    from dragnb.ui.settings import SettingsPanel
 
     p = SettingsPanel(teaching)
     assert p.values()["init"] == "warp" and p.values()["size"] == 128 and p.values()["lam"] == 0.1

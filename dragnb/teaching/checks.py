@@ -169,7 +169,7 @@ def sweep_context(model: DiffusionModel, pairs, t: int, up_block: int, weights=(
 
 
 def figures(model: DiffusionModel, folder: Path, samples, prompts, pairs, loss_csv: Path) -> None:
-    from ..plots import loss_curve, image_grid
+    from ..ui.plots import image_grid, loss_curve
 
     folder.mkdir(parents=True, exist_ok=True)
     if loss_csv.exists():

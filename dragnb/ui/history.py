@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .dragbench import write_sample
-from .plots import drag_animation
-from .widget_charts import Trace
+from ..bench.samples import write_sample
+from .animation import drag_animation
+from .charts import Trace
 
 
 @dataclass

@@ -3,86 +3,21 @@
 Small images (the teaching model's 64x64) are drawn with nearest-neighbour
 interpolation, so they stay crisp when shown large.
 
-Every function returns its figure. In a Jupyter kernel the figure is shown once, as the
-cell's value; anywhere else (a script, a terminal) it is also pyplot's current figure,
-so ``plt.savefig(...)`` and ``plt.show()`` work after it as after any pyplot call.
+Every function returns its figure, shown once in a notebook (``figures``). The drag's
+animation (``drag_animation``, ``save_animation``) is written by ``animation``.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
-from matplotlib.figure import Figure
 
-from . import validate
-from .images import load_image
+from .. import validate
+from ..images import load_image
+from .animation import drag_animation, save_animation
+from .figures import HANDLE, PATH, PATH_DARK, TARGET, _figure, _layer, _new_figure, _result, _show, _steps
 
-# the colours every view uses (plots, the picker's canvas, the drag widget's pictures)
-HANDLE = "#e53935"   # red
-TARGET = "#1e88e5"   # blue
-PATH = "#ffe600"     # yellow: where tracking took a handle
-PATH_DARK = "#b8860b"   # the same on white (charts)
-
-
-def _in_kernel() -> bool:
-    """Whether this code runs in a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab): an IPython
-    shell with a kernel, not merely a process that imported ipykernel."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return getattr(shell, "kernel", None) is not None
-
-
-def _new_figure(figsize) -> Figure:
-    """A figure pyplot tracks, except in a Jupyter kernel, where the returned figure is shown
-    as the cell's value (tracked, it would be shown twice)."""
-    if _in_kernel():
-        return Figure(figsize=figsize, layout="constrained")
-    import matplotlib.pyplot as plt
-
-    return plt.figure(figsize=figsize, layout="constrained")
-
-
-def _figure(n: int, size: float = 3.2):
-    fig = _new_figure((size * n, size))
-    axes = fig.subplots(1, n, squeeze=False)[0]
-    for ax in axes:
-        ax.set_axis_off()
-    return fig, axes
-
-
-def _show(ax, image, title=None):
-    im = np.asarray(load_image(image))
-    ax.imshow(im, interpolation="nearest" if max(im.shape[:2]) < 256 else "antialiased")
-    if title:
-        ax.set_title(title, fontsize=10)
-    return im
-
-
-def _result(result, name: str = "result"):
-    """``result`` if it looks like a ``DragResult`` (else TypeError)."""
-    if not all(hasattr(result, a) for a in ("image", "original", "start", "targets", "handles", "history")):
-        raise TypeError(f"{name} must be a DragResult (what dragnb.drag returns), got {type(result).__name__}")
-    return result
-
-
-def _steps(name: str, history, least: int = 0) -> list:
-    """``history`` as a list of ``DragStep``-like records (each with ``handles``)."""
-    items = validate.sequence(name, history, least)
-    if not all(hasattr(s, "handles") for s in items):
-        raise TypeError(f"{name} must hold DragSteps (a DragResult's history)")
-    return items
-
-
-def _layer(ax, image, title, shape, what: str):
-    """Draw ``image`` on ``ax`` (a new figure if None) for a (H, W) layer of ``shape`` to go over it.
-    Returns (the new figure or None, ax, the image array)."""
-    fig = None
-    if ax is None:
-        fig, (ax,) = _figure(1, 4)
-    im = _show(ax, image, title)
-    if tuple(shape) != im.shape[:2]:
-        raise ValueError(f"{what} {tuple(shape)} does not match the image {im.shape[:2]}")
-    return fig, ax, im
+__all__ = ["before_after", "correspondence", "costs", "drag_animation", "drag_arrows", "drag_losses",
+           "gallery", "heatmap", "heatmaps", "image_grid", "loss_curve", "mask_overlay", "region",
+           "save_animation", "teaser", "trajectory", "two_distances", "variants"]
 
 
 def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 0.55, cmap: str = "inferno",
@@ -101,6 +36,7 @@ def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 0.55, cmap
     if fig is not None:
         fig.colorbar(art, ax=ax, shrink=0.8, label="cosine similarity")
     return fig if fig is not None else ax.figure
+
 
 
 def correspondence(src_image, dst_image, src_points, dst_points, title: str | None = None):
@@ -174,7 +110,7 @@ def heatmaps(features, points, titles=None, target=None):
 
     ``target``: features of another image to show the maps on (default: the same image).
     """
-    from .features import similarity_map
+    from ..features import similarity_map
 
     pts = validate.points("points", points)
     titles = validate.titles("titles", titles, len(pts))
@@ -432,70 +368,3 @@ def costs(result, title: str | None = "where the edit's time goes"):
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
-
-
-def save_animation(frames, path, fps: float = 8, min_side: int = 256) -> str:
-    """Write frames (PIL images or arrays) as a GIF or MP4 (by the suffix) with imageio.
-
-    Small frames are enlarged with nearest-neighbour to at least ``min_side`` pixels.
-    Returns the path.
-    """
-    import imageio.v3 as iio
-    from PIL import Image
-
-    frames = validate.sequence("frames", frames)
-    fps = validate.number("fps", fps, float, 0, 1000, lo_open=True)
-    min_side = validate.number("min_side", min_side, int, 0, 4096)
-    path = validate.output_file("path", path)
-    arrs = []
-    for f in frames:
-        im = load_image(f)
-        k = max(1, int(np.ceil(min_side / max(im.size))))
-        if k > 1:
-            im = im.resize((im.width * k, im.height * k), Image.NEAREST)
-        arrs.append(np.asarray(im))
-    if path.lower().endswith(".gif"):
-        iio.imwrite(path, np.stack(arrs), duration=1000 / fps, loop=0)  # duration in ms (imageio v3)
-    else:
-        iio.imwrite(path, np.stack(arrs), fps=fps)
-    return path
-
-
-def drag_animation(result, path, fps: float = 4, min_side: int = 256, hold: int = 4, before: bool = False) -> str:
-    """Write a ``DragResult``'s previews, then its result, as a GIF or MP4, each frame marked with
-    the handles where tracking found them at that step (red), the path so far (yellow), the
-    targets (blue) and the step number. The result is held for ``hold`` frames; ``before``
-    puts the input first (then a drag without previews still animates). Returns the path."""
-    _result(result)
-    hold = validate.number("hold", hold, int, 1, 1000)
-    shots = [s for s in result.history if s.preview is not None]
-    if not shots and not before:
-        raise ValueError("no previews in this result: run the drag with preview_every=k")
-    frames = [_marked(result.original, result.start, result.start, result.targets, "before", min_side, [])] * 2 \
-        if before else []
-    frames += [_marked(s.preview, result.start, s.handles, result.targets, f"step {s.step}", min_side,
-                       [t.handles for t in result.history if t.step <= s.step]) for s in shots]
-    last = _marked(result.image, result.start, result.handles, result.targets,
-                   f"result after {len(result.history)} steps", min_side,
-                   [t.handles for t in result.history] + [result.handles])
-    return save_animation(frames + [last] * hold, path, fps=fps, min_side=0)
-
-
-def _marked(image, start, handles, targets, label: str, min_side: int, path) -> np.ndarray:
-    """``image`` enlarged (nearest) to at least ``min_side`` with the drag drawn on it: (H, W, 3) uint8."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    im = load_image(image)
-    k = max(1, int(np.ceil(min_side / max(im.size))))
-    im = im.resize((im.width * k, im.height * k), Image.NEAREST)
-    draw = ImageDraw.Draw(im)
-    r = max(3, k)
-    paths = np.asarray([np.asarray(start)] + [np.asarray(p) for p in path]) * k + k / 2   # (steps, N, 2)
-    for i in range(paths.shape[1]):
-        draw.line([tuple(p) for p in paths[:, i]], fill=PATH, width=max(1, k // 2))
-    for pts, colour in ((np.asarray(targets), TARGET), (np.asarray(handles), HANDLE)):
-        for x, y in pts * k + k / 2:
-            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour, outline="white")
-    font = ImageFont.load_default(size=max(10, im.height // 16))
-    draw.text((4, 2), label, fill="white", stroke_width=2, stroke_fill="black", font=font)
-    return np.asarray(im)

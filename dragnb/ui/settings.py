@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from .optimisation import CHOICES, DragOptions
+from ..options import CHOICES, DragOptions
 
 # the fields shown, in the order the method uses them, with what each one does
 FIELDS = {

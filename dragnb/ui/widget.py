@@ -22,14 +22,15 @@ import warnings
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw
 
-from .bench import picture_distance
-from .optimisation import DragOptions
-from .picker import PointPicker, display_point, enlarge
-from .plots import HANDLE, PATH, TARGET
-from .session import DragSession
-from .widget_charts import Trace, chart_png, scene_case
-from .widget_history import Entry, HistoryPanel, export_gif, export_sample
-from .widget_settings import FIELDS, SettingsPanel
+from ..bench.cases import picture_distance
+from ..options import DragOptions
+from ..session import DragSession
+from .charts import Trace, chart_png, scene_case
+from .figures import HANDLE, PATH, TARGET
+from .history import Entry, HistoryPanel, export_gif, export_sample
+from .picker import PointPicker
+from .picker_state import display_point, enlarge
+from .settings import FIELDS, SettingsPanel
 
 CHART_EVERY = 0.5   # seconds between two redraws of the live charts
 

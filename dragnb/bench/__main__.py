@@ -1,0 +1,4 @@
+"""``python -m dragnb.bench``: see ``dragnb.bench.cli``."""
+from .cli import main
+
+main()
