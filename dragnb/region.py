@@ -5,8 +5,8 @@ features are coarse (one cell covers 4 px on the teaching model, 8-16 px on SD),
 thresholding the upsampled map gives a blob that ignores the object's outline. Two ways
 past that, ``method=``:
 
-``"merge"`` (the default; measured better on every object kind of the teaching model's
-scenes, see ``python -m dragnb.bench regions``):
+``"merge"`` (the default; ``python -m dragnb.bench regions`` compares the two on the
+teaching model's scenes):
 
 1. **segments**: the image cut into small pieces of one colour (Felzenszwalb and
    Huttenlocher's graph segmentation, scikit-image's ``felzenszwalb``);
@@ -44,12 +44,12 @@ from .features import Features, check_features, dift_features, similarity_map
 from .images import default_seam, load_image
 from .loading import DiffusionModel
 
-MERGE_AUTO = 0.88       # "merge": the cosine at which merging stops (best of 0.8-0.95 on two sets of
-                        # scenes apart from the benchmark's)
+MERGE_AUTO = 0.88       # "merge": the cosine at which merging stops (chosen on scenes apart from the
+                        # benchmark's: the teaching model's results log)
 SEGMENT_SCALE = 200.0   # felzenszwalb's scale: larger makes bigger pieces
 SEGMENT_SIGMA = 0.3     # felzenszwalb's smoothing before cutting (0.3 keeps a 64 px sun apart from its sky)
 SEGMENT_SMALL = 0.004    # pieces under this share of the image (and slivers) join their most alike neighbour first
-SEGMENT_MIN = 4          # felzenszwalb's smallest piece, pixels (8-32 measured no better)
+SEGMENT_MIN = 4          # felzenszwalb's smallest piece, pixels
 
 
 @dataclass
@@ -250,9 +250,14 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
     if method == "merge":
         return _merged_region(pieces or image_pieces(features), points, sims,
                               MERGE_AUTO if threshold == "auto" else threshold, grow, fill_holes)
-    w, h = features.geometry.framed
-    cell = max(w / features.grid[0], h / features.grid[1])
-    radius = int(round(smooth * cell))
+    return _thresholded_region(features, points, sims, threshold, grow, smooth, eps, fill_holes)
+
+
+def _thresholded_region(features: Features, points: np.ndarray, sims: list, threshold, grow: int, smooth: float,
+                        eps: float, fill_holes: bool) -> Region:
+    """``region_steps``' "threshold" method: the similarity maps refined along the image's edges
+    (guided filter of ``smooth`` feature cells), thresholded at the first point's threshold."""
+    radius = int(round(smooth * features.geometry.cell_size(features.grid)))
     if radius > 0:
         guide = np.asarray(features.image, dtype=np.float32) / 255.0
         refined_each = [guided_filter(guide, s, radius, eps) for s in sims]

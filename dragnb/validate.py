@@ -3,7 +3,7 @@ picker and the DragBench reader accept and refuse the same things with the same 
 
 Each returns the value in its working form or raises ``ValueError`` naming the argument,
 the value given and what would be accepted. NaN and infinities are refused everywhere.
-(Points: ``images.check_points``; images: ``images.load_image``.)
+(Images: ``images.load_image``.)
 """
 from __future__ import annotations
 

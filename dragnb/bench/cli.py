@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import fields
+from typing import get_args, get_type_hints
 
 from ..loading import SD21
 from ..options import DragOptions
@@ -10,46 +11,48 @@ from . import cost, dragbench, regions, synthetic
 from .cases import SEED
 from .regions import REGION_SEED
 
-def _kind(f) -> str:
-    """A ``DragOptions`` field's type name from its annotation ("int" for ``int | None``)."""
-    return str(f.type).split("|")[0].strip()
+def _kind(name: str) -> type:
+    """A ``DragOptions`` field's type, from its resolved annotation (``int`` for ``int | None``)."""
+    hint = get_type_hints(DragOptions)[name]
+    return next(a for a in (get_args(hint) or (hint,)) if a is not type(None))
 
 
-def _caster(f):
-    """The command-line parser of a ``DragOptions`` field, from its annotation."""
-    kind = _kind(f)
-    if kind == "bool":
-        return lambda v: {"true": True, "false": False, "1": True, "0": False}[v.lower()]
-    if kind == "tuple":
-        return lambda v: tuple(int(b) for b in v.split(",") if b.strip())
-    return {"int": int, "float": float}.get(kind, str)
+def _bool(v: str) -> bool:
+    return {"true": True, "false": False, "1": True, "0": False}[v.lower()]
+
+
+def _blocks(v: str) -> tuple:
+    return tuple(int(b) for b in v.split(",") if b.strip())
+
+
+def _caster(name: str):
+    """The command-line parser of a ``DragOptions`` field, by its type."""
+    return {bool: _bool, tuple: _blocks, int: int, float: float}.get(_kind(name), str)
 
 
 def _option_flags(p: argparse.ArgumentParser) -> None:
     """One flag per ``DragOptions`` field (``--max-iters 40``), typed by the field, plus ``--option NAME=VALUE``."""
     group = p.add_argument_group("drag options (DragOptions fields; default: the model's)")
     for f in fields(DragOptions):
-        group.add_argument("--" + f.name.replace("_", "-"), dest="opt_" + f.name, type=_caster(f), default=None,
-                           metavar=_kind(f).upper(), help=f"field default: {f.default!r}")
+        group.add_argument("--" + f.name.replace("_", "-"), dest="opt_" + f.name, type=_caster(f.name), default=None,
+                           metavar=_kind(f.name).__name__.upper(), help=f"field default: {f.default!r}")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="a DragOptions field, e.g. --option max_iters=40 (or --max-iters 40)")
 
 
 def _options(args) -> dict:
-    kinds = {f.name: f for f in fields(DragOptions)}
-    opts = {name: getattr(args, "opt_" + name) for name in kinds if getattr(args, "opt_" + name) is not None}
+    """The drag options given on the command line: {field: value}."""
+    names = [f.name for f in fields(DragOptions)]
+    opts = {name: getattr(args, "opt_" + name) for name in names if getattr(args, "opt_" + name) is not None}
     for o in args.option:
         k, _, v = o.partition("=")
-        if k not in kinds:
-            raise SystemExit(f"--option {o}: DragOptions has no field {k!r}; it has {', '.join(kinds)}")
+        if k not in names:
+            raise SystemExit(f"--option {o}: DragOptions has no field {k!r}; it has {', '.join(names)}")
         try:
-            opts[k] = _caster(kinds[k])(v)
+            opts[k] = _caster(k)(v)
         except (ValueError, KeyError):
-            raise SystemExit(f"--option {o}: {v!r} is not a {kinds[k].type}") from None
+            raise SystemExit(f"--option {o}: {v!r} is not a {_kind(k).__name__}") from None
     return opts
-
-
-# DragDiffusion's cost structure in dragnb: the original denoised beside the edit (its K/V recomputed),
 
 
 def main(argv=None):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import colorsys
 import copy
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -45,9 +46,10 @@ def gradient(d, y0: int, s: float, top: tuple, bottom: tuple, fill=None) -> None
 
 @dataclass
 class Sky:
+    """A vertical gradient of colour from ``top`` to ``bottom``; every position below is a fraction of the side."""
+    kind: ClassVar[str] = "sky"
     top: tuple
     bottom: tuple
-    kind: str = "sky"
 
     def draw(self, d, s, fill=None):
         gradient(d, 0, s, self.top, self.bottom, fill)
@@ -61,11 +63,12 @@ class Sky:
 
 @dataclass
 class Sun:
+    """A disc at (``x``, ``y``) of radius ``r``; its keypoint is its centre."""
+    kind: ClassVar[str] = "sun"
     x: float
     y: float
     r: float
     color: tuple
-    kind: str = "sun"
 
     def draw(self, d, s, fill=None):
         d.ellipse([(self.x - self.r) * s, (self.y - self.r) * s,
@@ -84,13 +87,14 @@ class Sun:
 
 @dataclass
 class Mountain:
+    """A triangle on ``base`` from ``left`` to ``right``; its keypoint is its ``peak`` (x, y)."""
+    kind: ClassVar[str] = "mountain"
     left: float
     right: float
     base: float
     peak: tuple
     color: tuple
     snow: bool
-    kind: str = "mountain"
 
     def _poly(self, s):
         return [(self.left * s, self.base * s), (self.peak[0] * s, self.peak[1] * s),
@@ -123,10 +127,11 @@ class Mountain:
 
 @dataclass
 class Ground:
+    """Everything below the horizon ``y``."""
+    kind: ClassVar[str] = "ground"
     y: float
     top: tuple
     bottom: tuple
-    kind: str = "ground"
 
     def draw(self, d, s, fill=None):
         gradient(d, int(self.y * s), s, self.top, self.bottom, fill)
@@ -140,6 +145,9 @@ class Ground:
 
 @dataclass
 class Tree:
+    """A trunk and a crown (a pine's triangle or a round one) standing at ``x`` on ``base``;
+    keypoints: its top and its base."""
+    kind: ClassVar[str] = "tree"
     x: float
     base: float
     height: float
@@ -147,7 +155,6 @@ class Tree:
     pine: bool
     trunk_color: tuple
     color: tuple
-    kind: str = "tree"
 
     def draw(self, d, s, fill=None):
         tw = max(self.crown * 0.25, 0.008)
@@ -180,14 +187,15 @@ class Tree:
 
 @dataclass
 class House:
-    x: float
-    base: float
-    w: float
-    h: float
-    roof: float
-    wall: tuple
+    """A box with a roof and a door; keypoints: its roof and its door."""
+    kind: ClassVar[str] = "house"
+    x: float            # the centre of its front
+    base: float         # where it stands
+    w: float            # width
+    h: float            # height of the walls
+    roof: float         # height of the roof above them
+    wall: tuple         # colours (r, g, b)
     roof_color: tuple
-    kind: str = "house"
 
     def draw(self, d, s, fill=None):
         l, r, t = self.x - self.w / 2, self.x + self.w / 2, self.base - self.h
@@ -215,14 +223,15 @@ class House:
 
 @dataclass
 class Creature:
-    x: float
+    """A body, a head and a tail; keypoints: its head and its tail."""
+    kind: ClassVar[str] = "creature"
+    x: float            # the centre of its body
     y: float
-    rx: float
+    rx: float           # the body's half-width and half-height
     ry: float
-    facing: int
-    tail: tuple
+    facing: int         # 1: looks right, -1: left
+    tail: tuple         # the tail's tip (x, y)
     color: tuple
-    kind: str = "creature"
 
     def _head(self):
         return (self.x + self.facing * self.rx * 1.05, self.y - self.ry * 0.9, self.ry * 0.75)

@@ -3,7 +3,7 @@
 ``Entry`` is one finished drag; ``HistoryPanel`` shows any two pictures of the history
 (each drag's input and result) one at a time behind an A/B toggle, steps the picker back
 to where the last drag started, and writes a drag as a GIF (``plots.drag_animation``) or
-as a DragBench sample folder with its result (``dragbench.write_sample`` + ``edited.png``).
+as a DragBench sample folder with its result (``samples.write_sample`` + ``edited.png``).
 """
 from __future__ import annotations
 
