@@ -140,6 +140,17 @@ def check_model(model, name: str = "model") -> "DiffusionModel":
     return model
 
 
+def warn_if_photo_on_teaching_model(model: DiffusionModel, image, size: int) -> None:
+    """The teaching model knows only 64-px landscapes (``size``: the drag's working side). Shown
+    once per place it is called from (``warnings``' default filter)."""
+    if model.name == "tiny" and max(image.size) > 2 * model.native_size:
+        warnings.warn(f"this {image.width}x{image.height} image goes to the teaching model, which knows only "
+                      f"{model.native_size}-px landscapes: it is worked on at {size} px and comes "
+                      "back smudged inside the editable region (outside it stays your own pixels). For photos, "
+                      f"load Stable Diffusion on a GPU: dragnb.load('{SD15}').",
+                      stacklevel=3)
+
+
 def pick_dtype(dtype, device: torch.device) -> torch.dtype:
     if dtype != "auto":
         return getattr(torch, dtype) if isinstance(dtype, str) else dtype

@@ -29,7 +29,7 @@ from .optimisation import Problem, as_cells, optimise
 from .options import DragOptions
 from .images import load_image, paste_back
 from .inversion import Inversion, ddim_step, invert, predict
-from .loading import SD15, DiffusionModel
+from .loading import DiffusionModel, warn_if_photo_on_teaching_model
 from .lora import ADAPTER, fit_identity_lora, remove_lora, use_lora
 from .reference import ReferenceTokens, denoise_with_reference, reference_attention
 from .region import drag_region, handle_regions
@@ -74,17 +74,6 @@ class DragResult:
         return float(np.linalg.norm(self.handles - self.targets, axis=1).max())
 
 
-def _warn_if_photo_on_teaching_model(model: DiffusionModel, image, size: int) -> None:
-    """The teaching model knows only 64-px landscapes (``size``: the drag's working side). Shown
-    once per place it is called from (``warnings``' default filter)."""
-    if model.name == "tiny" and max(image.size) > 2 * model.native_size:
-        warnings.warn(f"this {image.width}x{image.height} image goes to the teaching model, which knows only "
-                      f"{model.native_size}-px landscapes: it is worked on at {size} px and comes "
-                      "back smudged inside the editable region (outside it stays your own pixels). For photos, "
-                      f"load Stable Diffusion on a GPU: dragnb.load('{SD15}').",
-                      stacklevel=3)
-
-
 class DragSession:
     """One drag edit; see the module docstring. Options: ``DragOptions`` fields."""
 
@@ -97,7 +86,7 @@ class DragSession:
         self.prompt = validate.text("prompt", prompt)
         self.seed = validate.seed("seed", seed)
         self.options = DragOptions.for_model(model, self.image.size, **options)
-        _warn_if_photo_on_teaching_model(model, self.image, self.options.size)
+        warn_if_photo_on_teaching_model(model, self.image, self.options.size)
         self.history: list = []
         self.costs = Costs()             # seconds, UNet passes and peak GPU memory per stage
         self.mask = None

@@ -276,3 +276,18 @@ def test_an_outcome_between_steps_leaves_the_lora_on_for_the_steps_after_it(tiny
     assert on == [True] * len(s.history) and len(on) == 4
     s.result()
     assert not getattr(tiny_sd.unet, "peft_config", {})
+
+
+def test_tolerance_and_radii_are_image_pixels_whatever_the_working_size(tiny_sd, scene_image):
+    """The same drag at two working sizes: the same pixels, twice the feature cells at twice the size."""
+    cells = {}
+    for size in (32, 64):
+        s = dragnb.DragSession(tiny_sd, scene_image, [(15, 13)], [(22, 13)], size=size, tolerance=3.0, r_m=2.0,
+                               r_p=6.0, **{k: v for k, v in FAST.items() if k != "max_iters"})
+        s.prepare()
+        p = s.problem()
+        cells[size] = (p.tolerance, p.r_m, p.r_p)
+        assert np.allclose(s.inversion.geometry.from_grid(p.targets.cpu().numpy(), p.grid), [(22, 13)])
+    assert cells[32] == (1.5, 1, 3) and cells[64] == (3.0, 2, 6)
+    assert dragnb.DragOptions(r_m=0.4).on_grid(2.0)["r_m"] == 1   # a positive radius is at least one cell
+    assert dragnb.DragOptions(r_m=0.0).on_grid(2.0)["r_m"] == 0

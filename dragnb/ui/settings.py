@@ -18,9 +18,9 @@ FIELDS = {
     "max_iters": "at most this many optimisation steps",
     "lr": "Adam's step size on the latent",
     "lam": "weight of the penalty on change outside the editable region",
-    "tolerance": "stop once every handle is this close to its target (feature cells)",
-    "r_m": "motion-supervision patch radius (feature cells)",
-    "r_p": "point-tracking search radius (feature cells)",
+    "tolerance": "stop once every handle is this close to its target (image pixels)",
+    "r_m": "motion-supervision patch radius (image pixels; at least one feature cell)",
+    "r_p": "point-tracking search radius (image pixels; at least one feature cell)",
     "supervise": "pull towards the patch at the handle now (step) or the original's (original, GoodDrag)",
     "drag_per_denoise": "GoodDrag's alternation: optimisation steps per denoising step (0 = off)",
     "preserve": "what the penalty compares: the next DDIM step's latent (step) or the latent itself",
@@ -28,7 +28,7 @@ FIELDS = {
     "lora_steps": "identity LoRA training steps",
     "size": "the long side the drag works at (image pixels)",
 }
-INTS = {"steps", "max_iters", "r_m", "r_p", "drag_per_denoise", "lora_steps", "size"}
+INTS = {"steps", "max_iters", "drag_per_denoise", "lora_steps", "size"}
 
 
 class SettingsPanel:
@@ -55,7 +55,6 @@ class SettingsPanel:
     def model_values(self) -> dict:
         """The model's value of each field in ``FIELDS`` (``size``: the long side it works at)."""
         o = asdict(DragOptions.for_model(self.model))
-        o["size"] = o["size"] or self.model.native_size
         return {name: o[name] for name in FIELDS}
 
     def _control(self, W, name: str, what: str):
