@@ -28,7 +28,9 @@ teaching model's scenes):
 5. **grow / shrink** by ``grow`` pixels; the handle is always inside.
 
 Several points make one region (the union of what each holds). ``region_steps`` returns
-every intermediate for plotting; ``find_region`` the mask.
+every intermediate for plotting; ``find_region`` the mask. A whole drag's region,
+``drag_region``, is each handle's region swept along its path to the target and grown by
+a margin: what the session lets change when no mask is painted.
 """
 from __future__ import annotations
 

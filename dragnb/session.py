@@ -5,7 +5,8 @@
         print(state.step, state.handles, state.losses)
     result = session.result()            # DragResult: the edited image and everything seen
 
-Stages (each timed): identity LoRA (optional) -> DDIM inversion -> editable region ->
+Stages (each timed, ``costs.Costs``): identity LoRA (optional) -> DDIM inversion -> editable
+region (``region.drag_region``, unless a mask is given) ->
 (``init="warp"``: the image warped along the drags, ``warp.py``, and inverted too) ->
 latent optimisation (``optimisation.optimise``) -> denoising with reference attention -> the
 input's own pixels pasted back outside the editable region (``images.paste_back``).

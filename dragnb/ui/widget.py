@@ -6,8 +6,8 @@ A :class:`PointPicker` with, under it: **Drag** (runs a :class:`DragSession` in 
 background thread, so the notebook stays usable) and **Stop** (ends the drag after the
 step under way and keeps what it did as the result); a progress bar; the live preview
 with the handles' paths; live charts of the handle's distance to its target and of the
-losses (``widget_charts``: on a scene, also where the picture's content is); a settings
-panel (``widget_settings``) and the history of finished drags (``widget_history``).
+losses (``charts``: on a scene, also where the picture's content is); a settings
+panel (``settings``) and the history of finished drags (``history``).
 ``run()`` does the same as Drag in the calling thread (scripts, tests); ``start()``,
 ``stop()`` and ``wait()`` are the buttons' Python side. A refused drag says why and keeps
 every point and mask.
