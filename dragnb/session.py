@@ -26,12 +26,12 @@ from PIL import Image
 
 from . import validate
 from .costs import Costs
-from .optimisation import Problem, as_cells, optimise
-from .options import DragOptions
 from .images import load_image, paste_back
 from .inversion import Inversion, ddim_step, invert, predict
 from .loading import DiffusionModel, warn_if_photo_on_teaching_model
 from .lora import ADAPTER, fit_identity_lora, remove_lora, use_lora
+from .optimisation import Problem, as_cells, optimise
+from .options import DragOptions
 from .reference import ReferenceTokens, denoise_with_reference, reference_attention
 from .region import drag_region, handle_regions
 from .warp import warped_image
@@ -51,6 +51,8 @@ class DragStep:
 
 @dataclass
 class DragResult:
+    """What a drag gives: the edited image and everything seen on the way."""
+
     image: Image.Image           # the edited image, at the input's size
     original: Image.Image
     handles: np.ndarray          # (N, 2) final handle positions, image pixels
