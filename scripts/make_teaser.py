@@ -18,7 +18,7 @@ def main():
     sun, target = (30.2, 9.0), (23.8, 9.0)
     heat = dragnb.similarity_map(dragnb.dift_features(model, image), sun)
     result = dragnb.drag(model, image, handles=[sun], targets=[target],
-                         init="inverted", strength=0.7, lr=0.05, tolerance=0.5, size=64)
+                         init="inverted", strength=0.7, lr=0.05, tolerance=0.5, r_m=1, r_p=3, size=64)
     fig = dragnb.plots.teaser(result, heat, title="dragnb: drag the sun left (teaching model, CPU)")
     fig.savefig(OUT, dpi=80)
     print(f"wrote {OUT}")
