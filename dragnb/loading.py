@@ -1,9 +1,12 @@
 """Loading a Stable-Diffusion-shaped model: hub id, local folder, single file, or "tiny".
 
 ``load`` returns a :class:`DiffusionModel`: the four parts the method needs (VAE,
-UNet, text encoder + tokenizer, DDIM scheduler) and a few helpers that every stage
-shares (prompt embedding, VAE encode/decode, epsilon from the UNet's output). Only
-those parts are read from a checkpoint: no safety checker, no pipeline.
+UNet, text encoder + tokenizer, DDIM scheduler) and the helpers every stage shares:
+``embed`` (a prompt's embedding) and ``encode``/``decode`` (the VAE), each with a small
+cache on the model. Only those parts are read from a checkpoint: no safety checker, no
+pipeline. Beside it: ``check_model``, ``warn_if_photo_on_teaching_model`` (the teaching
+model knows only its landscapes) and ``optimizer_step`` (one Adam step, through fp16's
+GradScaler when there is one), which the LoRA fit and the optimisation share.
 """
 from __future__ import annotations
 
