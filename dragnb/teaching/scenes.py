@@ -187,7 +187,8 @@ class Tree:
 
 @dataclass
 class House:
-    """A box with a roof and a door; keypoints: its roof and its door."""
+    """A box with walls ``h`` high and a roof ``roof`` above them, standing on ``base``;
+    keypoints: its roof and its door."""
     kind: ClassVar[str] = "house"
     x: float            # the centre of its front
     base: float         # where it stands
