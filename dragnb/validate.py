@@ -163,7 +163,11 @@ def image_points(points, size, name: str = "point") -> np.ndarray:
 
 def pairs(handles, targets, size) -> tuple:
     """Handles and targets inside an image of ``size`` (W, H), as many of each: two (N, 2) arrays."""
-    h, t = image_points(handles, size, "handle"), image_points(targets, size, "target")
+    return _paired(image_points(handles, size, "handle"), image_points(targets, size, "target"))
+
+
+def _paired(h: np.ndarray, t: np.ndarray) -> tuple:
+    """Checked handles and targets (N, 2) if there are as many of each."""
     if len(h) != len(t):
         raise ValueError(f"got {len(h)} handles but {len(t)} targets: they come in pairs")
     return h, t
@@ -172,9 +176,11 @@ def pairs(handles, targets, size) -> tuple:
 def drag_points(handles, targets, size) -> tuple:
     """``pairs`` that make a drag: at least one, and not every handle on its target (a handle
     on its target stays where it is, with a warning, as DragDiffusion skips such a pair)."""
-    if any(p is None or len(image_points(p, size, name)) == 0 for p, name in ((handles, "handle"), (targets, "target"))):
+    h, t = (image_points(np.zeros((0, 2)) if p is None else p, size, name)
+            for p, name in ((handles, "handle"), (targets, "target")))
+    if len(h) == 0 or len(t) == 0:
         raise ValueError("a drag needs at least one handle and one target point")
-    h, t = pairs(handles, targets, size)
+    h, t = _paired(h, t)
     same = np.linalg.norm(h - t, axis=1) < 0.5
     if same.all():
         raise ValueError(f"handle 0 at ({h[0, 0]:g}, {h[0, 1]:g}) equals its target: nothing to drag"
