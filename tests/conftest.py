@@ -69,3 +69,40 @@ def teaching():
     import dragnb
 
     return dragnb.load("tiny", device="cpu", verbose=False)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory):
+    """dragnb's wheel, built from the checkout."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
+                    str(Path(__file__).resolve().parents[1])], check=True, cwd=out)
+    (path,) = out.glob("dragnb-*.whl")
+    return path
+
+
+@pytest.fixture(scope="session")
+def colab(wheel):
+    """The Colab stand-in (``scripts/colab_standin.py``: Python 3.13 with Colab's published versions) with
+    dragnb's wheel installed as a Colab notebook's first cell installs it, ``[notebook]``: a namespace of
+    ``venv``, ``python`` and the ``before`` and ``after`` freezes. Skipped without a Python 3.13 (failed
+    in CI, where one is expected)."""
+    import subprocess
+    import types
+
+    import colab_standin   # scripts/, on pytest's pythonpath
+
+    if colab_standin.find_python313() is None:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(
+            "no Python 3.13 for the Colab stand-in: set DRAGNB_PY313 or install one (pyenv install 3.13)")
+    venv = colab_standin.build()
+    before = colab_standin.freeze(venv)
+    py = colab_standin.python(venv)
+    done = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{wheel}[notebook]"],
+                          capture_output=True, text=True, env={**os.environ, "PIP_CONSTRAINT": ""})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return types.SimpleNamespace(venv=venv, python=py, before=before, after=colab_standin.freeze(venv))

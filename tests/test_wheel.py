@@ -11,19 +11,6 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                    str(ROOT)], check=True, cwd=out)
-    (path,) = out.glob("dragnb-*.whl")
-    return path
-
 
 def test_the_wheel_holds_the_teaching_weights_its_settings_and_the_samples(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())

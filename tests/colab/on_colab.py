@@ -52,7 +52,8 @@ def main(out: Path, notebooks: list[Path]) -> dict:
         ran = nbformat.read(execute(path, out / path.name), as_version=4)
         errors = [o.get("evalue") for c in ran.cells if c.cell_type == "code" for o in c.outputs
                   if o.output_type == "error"]
-        pictures = sum("image/png" in o.get("data", {}) for c in ran.cells if c.cell_type == "code" for o in c.outputs)
+        pictures = sum("image/png" in o.get("data", {}) for c in ran.cells
+                       if c.cell_type == "code" and "teaser_fig" not in c.source for o in c.outputs)
         seen["notebooks"][path.name] = {"errors": errors, "pictures": pictures,
                                         "seconds": round(time.monotonic() - start, 1)}
     return seen
