@@ -97,11 +97,11 @@ def _array_to_pil(a: np.ndarray) -> Image.Image:
         else:
             raise ValueError(f"image array must be uint8 (or float in [0, 1]), got {a.dtype}")
     if a.ndim == 2:
-        return Image.fromarray(a, "L")
+        return Image.fromarray(a)   # uint8 (H, W): mode L
     if a.ndim == 3 and a.shape[2] in (1, 3, 4):
         if a.shape[2] == 1:
-            return Image.fromarray(a[:, :, 0], "L")
-        return Image.fromarray(np.ascontiguousarray(a), "RGB" if a.shape[2] == 3 else "RGBA")
+            return Image.fromarray(np.ascontiguousarray(a[:, :, 0]))
+        return Image.fromarray(np.ascontiguousarray(a))   # uint8 (H, W, 3 | 4): RGB | RGBA
     raise ValueError(f"image array must have shape (H, W), (H, W, 3) or (H, W, 4), got {a.shape}")
 
 
@@ -209,7 +209,7 @@ def prepare(image, native: int, multiple: int, size: int | None = None):
 def to_pil(x: torch.Tensor, size=None) -> Image.Image:
     """Tensor (1, 3, h, w) in [-1, 1] -> PIL RGB, resized to ``size`` (W, H) if given."""
     a = ((x[0].detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte()
-    im = Image.fromarray(a.permute(1, 2, 0).numpy(), "RGB")
+    im = Image.fromarray(np.ascontiguousarray(a.permute(1, 2, 0).numpy()))
     if size is not None and tuple(size) != im.size:
         im = im.resize(tuple(size), Image.BICUBIC)
     return im
@@ -230,4 +230,4 @@ def paste_back(original: Image.Image, edited: Image.Image, mask: np.ndarray, sea
     alpha = np.clip(1.0 - dist / (max(int(seam), 0) + 1), 0.0, 1.0)[..., None]
     a, b = np.asarray(original.convert("RGB"), np.float64), np.asarray(edited, np.float64)
     out = np.round(alpha * b + (1 - alpha) * a).astype(np.uint8)
-    return Image.fromarray(out, "RGB")
+    return Image.fromarray(out)

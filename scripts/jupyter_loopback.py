@@ -1,8 +1,10 @@
-"""A Jupyter server on loopback for a headless browser: ``start("lab" | "notebook", root)``.
+"""A Jupyter server on loopback for a headless browser: ``start("lab" | "notebook" | "classic", root)``.
 
-JupyterLab 4 or Notebook 7 serving ``root`` on a free port of 127.0.0.1, with no token, no
+JupyterLab 4, Notebook 7 or the classic Notebook 6 (Colab's front-end generation, run by another
+Python: the Colab stand-in's) serving ``root`` on a free port of 127.0.0.1, with no token, no
 password, no XSRF check, no news or update checks and a read-only extension manager, so
-that a browser driven by Playwright meets no login page and no pop-up. Used by
+that a browser driven by Playwright meets no login page and no pop-up. ``view``, ``run_cell``,
+``wait_kernel`` and ``OUTPUT`` say how each front-end's page is driven. Used by
 ``scripts/picker_screenshot.py``, ``scripts/widget_screenshots.py`` and ``tests/test_browser.py`` (the tests find it through
 pytest's ``pythonpath``).
 """
@@ -28,10 +30,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(app: str, root: Path, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
-    """``jupyter {app}`` (``"lab"`` or ``"notebook"``) serving ``root``: (process, url), once
-    ``/api/status`` answers. Its settings and its log go to ``root/_jupyter/``; raises
-    ``RuntimeError`` with the end of the log if it exits or does not answer in ``timeout`` s."""
+def start(app: str, root: Path, timeout: float = 120.0, python: str | None = None) -> tuple[subprocess.Popen, str]:
+    """``jupyter {app}`` (``"lab"``, ``"notebook"``, or ``"classic"``: Notebook 6) serving ``root``, run by
+    ``python`` (default: this one): (process, url), once ``/api/status`` answers. Its settings and its log
+    go to ``root/_jupyter/``; raises ``RuntimeError`` with the end of the log if it exits or does not
+    answer in ``timeout`` s."""
     root = Path(root)
     settings = root / "_jupyter" / "settings"   # settings and workspaces of this server only
     notification = settings / "@jupyterlab" / "apputils-extension"
@@ -41,14 +44,8 @@ def start(app: str, root: Path, timeout: float = 120.0) -> tuple[subprocess.Pope
     port = free_port()
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "HF_HUB_OFFLINE": "1"}
     with open(log, "wb") as out:   # a file, not a pipe: a chatty server never blocks on a full pipe
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-             "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-             f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", "--ServerApp.allow_root=True",
-             "--LabApp.extension_manager=readonly",
-             f"--LabApp.workspaces_dir={root / '_jupyter' / 'workspaces'}",
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
+        proc = subprocess.Popen([python or sys.executable, "-m", *_command(app, root, port)],
+                                env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
@@ -61,6 +58,56 @@ def start(app: str, root: Path, timeout: float = 120.0) -> tuple[subprocess.Pope
     stop(proc)
     raise RuntimeError(f"jupyter {app} {why}; the end of its log ({log}):\n"
                        + log.read_text(errors="replace")[-2000:])
+
+
+def _command(app: str, root: Path, port: int) -> list[str]:
+    """The arguments after ``python -m`` that start ``app`` on ``port``, open to loopback only."""
+    if app == "classic":
+        return ["notebook", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--NotebookApp.token=",
+                "--NotebookApp.password=", "--NotebookApp.disable_check_xsrf=True", "--NotebookApp.allow_root=True",
+                f"--NotebookApp.notebook_dir={root}", "--NotebookApp.show_banner=False"]
+    return ["jupyter", app, "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+            "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+            f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", "--ServerApp.allow_root=True",
+            "--LabApp.extension_manager=readonly", f"--LabApp.workspaces_dir={root / '_jupyter' / 'workspaces'}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+
+
+# how each front-end's page is driven: a notebook's view, its cells, its outputs
+OUTPUT = {"lab": ".jp-OutputArea-output", "notebook": ".jp-OutputArea-output", "classic": ".output_area"}
+CELL = {"lab": ".jp-Cell", "notebook": ".jp-Cell", "classic": ".cell"}
+
+
+def url(base: str, app: str, name: str) -> str:
+    """The address of notebook ``name`` on the server at ``base``."""
+    return f"{base}/lab/tree/{name}" if app == "lab" else f"{base}/notebooks/{name}"
+
+
+def view(page, app: str, marker: str):
+    """The view of the notebook that holds the text ``marker`` (JupyterLab may keep others in hidden tabs)."""
+    return page.locator("#notebook" if app == "classic" else ".jp-Notebook").filter(has_text=marker)
+
+
+def run_cell(page, app: str, marker: str, index: int) -> None:
+    """Run code cell ``index`` of the notebook holding ``marker``, as a user does (Shift+Enter in it);
+    in the classic Notebook through its own ``execute_cells``."""
+    if app == "classic":
+        page.evaluate("i => Jupyter.notebook.execute_cells([i])", index)
+        return
+    view(page, app, marker).locator(CELL[app]).nth(index).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def wait_kernel(page, app: str, timeout: float = 60_000) -> None:
+    """Wait until the page's kernel is connected and idle (in the classic Notebook: ready, with the
+    widget manager that renders widget outputs; an output that comes before them stays blank)."""
+    if app == "classic":
+        page.wait_for_function("() => window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel"
+                               " && Jupyter.notebook.kernel.is_connected()"
+                               " && Object.keys(Jupyter.notebook.kernel.info_reply).length > 0"
+                               " && Jupyter.notebook.kernel.widget_manager !== undefined", timeout=timeout)
+    else:
+        page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=timeout)
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -51,16 +51,6 @@ def notebook(root: Path) -> Path:
     return path
 
 
-def _notebook_view(page):
-    """This notebook's view (JupyterLab may keep other notebooks open in hidden tabs)."""
-    return page.locator(".jp-Notebook").filter(has_text="alive.json")
-
-
-def _run_cell(page, index: int) -> None:
-    _notebook_view(page).locator(".jp-Cell").nth(index).locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
-
-
 def _wait_file(path: Path, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -95,14 +85,20 @@ def _field(page, output, name: str, value: str) -> None:
     box.press("Enter")
 
 
-def drive(page, root: Path, stop_after: int = 2, shots: Path | None = None) -> dict:
-    """One visit (see the module docstring): what the kernel wrote, with ``alive`` (the cell run
-    during the drag) and ``pressed`` (the steps the widget had shown when Stop was pressed)."""
+def drive(page, root: Path, stop_after: int = 2, shots: Path | None = None, app: str = "lab") -> dict:
+    """One visit (see the module docstring) in front-end ``app`` (``jupyter_loopback``'s names): what the
+    kernel wrote, with ``alive`` (the cell run during the drag) and ``pressed`` (the steps the widget had
+    shown when Stop was pressed)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    output = _notebook_view(page).locator(".jp-OutputArea-output").filter(has=page.locator("canvas")).last
+    view = jupyter_loopback.view(page, app, "alive.json")
+    output = view.locator(jupyter_loopback.OUTPUT[app]).filter(has=page.locator("canvas")).last
+
+    def run(index):
+        jupyter_loopback.run_cell(page, app, "alive.json", index)
+
     for _ in range(4):   # the first Shift+Enter can reach the page before the kernel
-        _run_cell(page, 0)
+        run(0)
         try:
             output.wait_for(timeout=60_000)
             break
@@ -110,7 +106,7 @@ def drive(page, root: Path, stop_after: int = 2, shots: Path | None = None) -> d
             continue
     _button(output, "Drag").click()
     _wait_step(output, 0)
-    _run_cell(page, 1)                    # the kernel answers a cell while the drag runs
+    run(1)                    # the kernel answers a cell while the drag runs
     alive = _wait_file(root / "alive.json", 60)
     if shots:
         _wait_step(output, stop_after - 1)
@@ -133,10 +129,11 @@ def drive(page, root: Path, stop_after: int = 2, shots: Path | None = None) -> d
         output.screenshot(path=str(shots / "widget-two-drags.png"))
     _button(output, "step back").click()
     time.sleep(0.5)
-    _run_cell(page, 2)
+    run(2)
     state = _wait_file(root / "state.json", 60)
     buttons = {label: _button(output, label).is_enabled() for label in ("Drag", "Stop")}
-    return {**state, "alive": alive, "pressed": pressed, "enabled": buttons}
+    pictures = output.locator("img").evaluate_all("els => els.filter(e => e.complete && e.naturalWidth > 0).length")
+    return {**state, "alive": alive, "pressed": pressed, "enabled": buttons, "pictures": pictures}
 
 
 def main():

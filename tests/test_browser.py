@@ -1,5 +1,7 @@
 """The point picker and the drag widget in a real browser: JupyterLab 4 and Notebook 7 on
-loopback, Debian's Chromium, Playwright.
+loopback, and the classic Notebook 6.5.7 with widgetsnbextension 3.6.10 and ipywidgets 7.7.1
+(Colab's generation of front-end and widgets, served from the Colab stand-in: ``test_colab.py``);
+Debian's Chromium, Playwright.
 
 Clicks and a brush stroke on the canvas, then the kernel writes what the picker holds;
 the test checks it against where it clicked, in the original image's pixels (the image
@@ -20,7 +22,8 @@ import pytest
 
 CHROMIUM = jupyter_loopback.CHROMIUM
 pw = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
 
 W, H = 100, 75          # shown at x4: 400 x 300 display pixels
 
@@ -41,20 +44,24 @@ def _notebook(folder: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module", params=["lab", "notebook"])
+@pytest.fixture(scope="module", params=["lab", "notebook", "classic"])
 def lab(request, tmp_path_factory):
-    """A Jupyter server (JupyterLab 4 or Notebook 7) on loopback: (url of the notebook, root)."""
+    """A Jupyter server on loopback (JupyterLab 4, Notebook 7, or the classic Notebook 6 of the Colab
+    stand-in): (url of the picker's notebook, root, app)."""
     app = request.param
+    python = None
     if app == "notebook":
         pytest.importorskip("notebook")
+    if app == "classic":
+        python = str(request.getfixturevalue("colab").python)
     root = tmp_path_factory.mktemp(app)
     _notebook(root)
     widget_screenshots.notebook(root)
     try:
-        proc, url = jupyter_loopback.start(app, root)
+        proc, url = jupyter_loopback.start(app, root, python=python)
     except RuntimeError as e:
         pytest.fail(str(e))
-    yield (f"{url}/lab/tree/picker.ipynb" if app == "lab" else f"{url}/notebooks/picker.ipynb"), root
+    yield jupyter_loopback.url(url, app, "picker.ipynb"), root, app
     jupyter_loopback.stop(proc)
 
 
@@ -70,16 +77,14 @@ def _dismiss_dialogs(page):
         time.sleep(0.5)
 
 
-def _picker_view(page):
+def _picker_view(page, app):
     """The picker notebook's view (JupyterLab may hold the widget's notebook in another tab)."""
-    return page.locator(".jp-Notebook").filter(has_text="picker.state.scale")
+    return jupyter_loopback.view(page, app, "picker.state.scale")
 
 
-def _run_cell(page, index: int):
+def _run_cell(page, app, index: int):
     _dismiss_dialogs(page)
-    cell = _picker_view(page).locator(".jp-Cell").nth(index)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
+    jupyter_loopback.run_cell(page, app, "picker.state.scale", index)
 
 
 def _browser(p):
@@ -89,7 +94,7 @@ def _browser(p):
 
 
 def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
-    url, root = lab
+    url, root, app = lab
     rng = np.random.default_rng(1)
     clicks = []  # ten random display positions, far enough apart not to grab an earlier point
     while len(clicks) < 10:
@@ -102,19 +107,22 @@ def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
-            _picker_view(page).locator(".jp-Cell").first.wait_for(timeout=60_000)
-            page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
-            canvas = _picker_view(page).locator(".jp-OutputArea-output canvas").last
+            _picker_view(page, app).locator(jupyter_loopback.CELL[app]).first.wait_for(timeout=60_000)
+            jupyter_loopback.wait_kernel(page, app)
+            canvas = _picker_view(page, app).locator(f"{jupyter_loopback.OUTPUT[app]} canvas").last
             for attempt in range(4):  # the first Shift+Enter can reach the page before the kernel
-                _run_cell(page, 0)
+                _run_cell(page, app, 0)
                 try:
-                    canvas.wait_for(timeout=20_000)
+                    canvas.wait_for(timeout=10_000 if app == "classic" else 20_000)
                     break
                 except pw.TimeoutError:
                     page.screenshot(path=str(root / f"no-canvas-{attempt}.png"))
-            time.sleep(1.0)
-            box = canvas.bounding_box()
-            assert abs(box["width"] - 400) < 1 and abs(box["height"] - 300) < 1
+            for _ in range(40):   # its layout (400 x 300 display pixels) may come a moment after it
+                time.sleep(0.25)
+                box = canvas.bounding_box()
+                if abs(box["width"] - 400) < 1 and abs(box["height"] - 300) < 1:
+                    break
+            assert abs(box["width"] - 400) < 1 and abs(box["height"] - 300) < 1, box
             for x, y in clicks:
                 page.mouse.click(box["x"] + x, box["y"] + y)
                 time.sleep(0.15)
@@ -123,7 +131,7 @@ def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
             time.sleep(0.2)
             page.keyboard.press("u")
             time.sleep(0.3)
-            n_cells = _picker_view(page).locator(".jp-Cell").count()  # the key did nothing to the notebook
+            n_cells = _picker_view(page, app).locator(jupyter_loopback.CELL[app]).count()   # "u" left the notebook be
             page.get_by_text("brush", exact=True).click()
             stroke = [(60 + 20 * i, 150) for i in range(8)]
             page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
@@ -133,7 +141,7 @@ def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
                 time.sleep(0.05)
             page.mouse.up()
             time.sleep(0.5)
-            _run_cell(page, 1)
+            _run_cell(page, app, 1)
             for _ in range(120):
                 if (root / "state.json").exists():
                     break
@@ -159,19 +167,19 @@ def test_clicks_and_a_stroke_reach_the_kernel_in_image_pixels(lab):
 
 
 def test_the_drag_widget_stops_takes_a_setting_and_keeps_its_history(lab):
-    url, root = lab
+    url, root, app = lab
     url = url.replace("picker.ipynb", "widget.ipynb")
     with pw.sync_playwright() as p:
         browser = _browser(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
             page.goto(url)
-            page.locator(".jp-Notebook").filter(has_text="alive.json").locator(".jp-Cell").first.wait_for(
+            jupyter_loopback.view(page, app, "alive.json").locator(jupyter_loopback.CELL[app]).first.wait_for(
                 timeout=60_000)
-            page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
+            jupyter_loopback.wait_kernel(page, app)
             _dismiss_dialogs(page)
             try:
-                state = widget_screenshots.drive(page, root, stop_after=2)
+                state = widget_screenshots.drive(page, root, stop_after=2, app=app)
             finally:
                 page.screenshot(path=str(root / "widget.png"))
         finally:
@@ -184,3 +192,4 @@ def test_the_drag_widget_stops_takes_a_setting_and_keeps_its_history(lab):
     assert state["shown"] == [0, "after"]                            # A: drag 1's result
     assert state["handles"] == state["start"]                        # stepped back to drag 2's start
     assert state["disabled"] == [False, True] and state["enabled"] == {"Drag": True, "Stop": False}
+    assert state["pictures"] >= 2                                    # the picture and the chart show

@@ -201,3 +201,22 @@ def test_a_finished_drag_draws_its_picture_and_charts_once(tiny_sd, scene_image)
     w.show_picture = lambda *a: shown.append(a) or draw(*a)
     w.run()
     assert shown == [(1, "after")] and w.panel.shown() == (1, "after") and w.panel.a.value == (1, "before")
+
+
+def test_the_widget_shows_warnings_meant_for_the_user_once_and_no_deprecation_notices():
+    import warnings
+
+    from dragnb.ui.widget import _for_user
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("utcnow() is deprecated", DeprecationWarning)
+        warnings.warn("a photo on the teaching model", UserWarning)
+        warnings.warn("a photo on the teaching model", UserWarning)
+        warnings.warn("will change", FutureWarning)
+    assert _for_user(caught) == ["a photo on the teaching model"]
+
+
+def test_the_settings_fold_under_a_title_on_ipywidgets_7_and_8(tiny_sd, scene_image):
+    w = dragnb.DragWidget(tiny_sd, scene_image, **FAST)
+    assert w.accordion.get_title(0) == "settings" and w.accordion.selected_index is None

@@ -264,7 +264,7 @@ class PointPicker:
                 over = _rgba(s.mask)
                 if self._suggestion is not None:
                     over[self._suggestion & ~s.mask] = (255, 150, 30, 90)
-                layer = Image.fromarray(over, "RGBA").resize((w, h), Image.NEAREST)
+                layer = Image.fromarray(over).resize((w, h), Image.NEAREST)
                 self.canvas[1].clear()
                 self.canvas[1].put_image_data(np.asarray(layer), 0, 0)
             if points:

@@ -63,6 +63,13 @@ def _png(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+def _for_user(caught) -> list[str]:
+    """The caught warnings a user should read, each once: not the libraries' deprecation notices (a
+    background drag also catches those of the kernel's own threads)."""
+    noise = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+    return list(dict.fromkeys(str(w.message) for w in caught if not issubclass(w.category, noise)))
+
+
 def _paths(result) -> list:
     """Each handle's path through a ``DragResult``: [[(x, y), ...], ...]."""
     return [[tuple(s)] + [tuple(st.handles[i]) for st in result.history] + [tuple(result.handles[i])]
@@ -102,7 +109,8 @@ class DragWidget:
         self.view = W.Image(format="png", width=w, height=h)
         self.chart = W.Image(format="png")
         self.panel = HistoryPanel(self)
-        self.accordion = W.Accordion(children=[self.settings.widget], titles=("settings",), selected_index=None)
+        self.accordion = W.Accordion(children=[self.settings.widget], selected_index=None)
+        self.accordion.set_title(0, "settings")   # ipywidgets 7 (Colab) and 8 alike
         self.widget = W.VBox([self.picker.widget,
                               W.HBox([self.button, self.stop_button, self.progress, self.again]), self.message,
                               self.accordion, W.HBox([self.view, self.chart]), self.panel.widget])
@@ -173,7 +181,7 @@ class DragWidget:
         self._stop.clear()
         self.session = session
         self._busy(True)
-        return session, dict(settings=settings, painted=painted, prompt=p.prompt, warned=[str(w.message) for w in caught])
+        return session, dict(settings=settings, painted=painted, prompt=p.prompt, warned=_for_user(caught))
 
     def _background(self, session, job):
         try:
@@ -200,7 +208,7 @@ class DragWidget:
             self.progress.max, self.progress.value = session.options.max_iters, 0
             stopped = self._steps(session, trace, case, region, job)
             result = session.result()
-        job["warned"] += [str(w.message) for w in caught]
+        job["warned"] = list(dict.fromkeys(job["warned"] + _for_user(caught)))
         if case is not None:
             trace.result_picture = picture_distance(case, result.image)
         entry = Entry(result, job["settings"], job["painted"], job["prompt"], stopped, trace)
