@@ -187,7 +187,9 @@ def test_the_drag_widget_stops_takes_a_setting_and_keeps_its_history(lab):
     print(state)
     first, second = state["drags"]
     assert state["alive"]["running"] and state["error"] == "None"      # a cell ran while it dragged
-    assert first["stopped"] and state["pressed"] <= first["steps"] <= state["pressed"] + 1 < 200
+    # Stop ends the drag after the step under way when the click lands; the page read the step count a
+    # moment (one short step at most) before the click
+    assert first["stopped"] and state["pressed"] <= first["steps"] <= state["pressed"] + 2 < 200
     assert first["lam"] == 0.1 and second["lam"] == 0.5 and second["max_iters"] == second["steps"] == 6
     assert state["shown"] == [0, "after"]                            # A: drag 1's result
     assert state["handles"] == state["start"]                        # stepped back to drag 2's start
