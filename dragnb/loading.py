@@ -4,7 +4,7 @@
 UNet, text encoder + tokenizer, DDIM scheduler) and the helpers every stage shares:
 ``embed`` (a prompt's embedding) and ``encode``/``decode`` (the VAE), each with a small
 cache on the model. Only those parts are read from a checkpoint: no safety checker, no
-pipeline. Beside it: ``check_model``, ``warn_if_photo_on_teaching_model`` (the teaching
+pipeline. ``SD15_NOTICE`` says what loading SD 1.5 downloads. Beside it: ``check_model``, ``warn_if_photo_on_teaching_model`` (the teaching
 model knows only its landscapes) and ``optimizer_step`` (one Adam step, through fp16's
 GradScaler when there is one), which the LoRA fit and the optimisation share.
 """
@@ -33,6 +33,11 @@ DIFT_DEFAULTS = {"dift_t": 261, "dift_up_block": 1,
                  # dragnb additions (dragnb.features), off as published
                  "dift_center": False, "dift_context_block": None, "dift_context_weight": 0.0}
 LATENT_CACHE = 4  # images whose VAE latents a model keeps
+# what a notebook says before its first SD 1.5 load: the download, and what a drag costs on Colab's T4
+SD15_NOTICE = ("Stable Diffusion 1.5: the first load downloads its UNet, VAE and text encoder from the Hugging Face "
+               "hub into its cache (about 2 GB as fp16 on a GPU, about 4 GB in float32); later loads read the cache.\n"
+               "A drag with DragDiffusion's settings (LoRA, 80 steps) takes minutes on a T4: DragDiffusion reports "
+               "about 50 s on an A100, and a T4 has several times less fp16 throughput (not measured by dragnb).")
 
 
 class WeightsNotFoundError(FileNotFoundError):

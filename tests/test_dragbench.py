@@ -189,3 +189,17 @@ def test_the_benchmark_bar_honours_the_environment_switch(bench_dir, tmp_path, m
         bars.clear()
         assert len(db.run_benchmark(None, bench_dir, tmp_path / f"out{env}{flag}", progress=flag)) == 8
         assert bars == expected, (env, flag)
+
+
+def test_a_photo_on_the_teaching_model_is_warned_once_per_run_and_recorded_per_sample(teaching, tmp_path):
+    import warnings
+
+    from dragnb.bench.dragbench import run_benchmark
+    from dragnb.bench.samples import SAMPLES
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        recs = run_benchmark(teaching, SAMPLES, tmp_path, progress=False, max_iters=1, size=64)
+    photo = [w for w in caught if "teaching model" in str(w.message)]
+    assert len(recs) == 4 and all(r["ok"] and len(r["warnings"]) == 1 for r in recs)
+    assert len(photo) == 1 and photo[0].filename == __file__

@@ -80,24 +80,25 @@ def test_the_stable_diffusion_sections_run_on_a_stand_in_model(name, tiny_sd_pat
     assert sum(p for p, _ in shown) >= 2 and not any("skipped" in t for c in ran.cells for t in _texts(c))
 
 
-def _install(source: str | None, colab: bool, monkeypatch) -> list:
-    """Run the tutorials' first code cell as IPython would, with ``DRAGNB_SOURCE`` = ``source``, on Colab
-    or not: the ``%pip`` lines it ran."""
+def _install(source: str | None, colab: bool, monkeypatch, path=None, stderr: str = "", code: int = 0) -> list:
+    """Run a tutorial's first code cell as IPython would, with ``DRAGNB_SOURCE`` = ``source``, on Colab or
+    not, pip answering with exit ``code`` and ``stderr``: what it asked of pip and of Colab."""
+    import subprocess
     import sys
     import types
 
     from IPython.core.inputtransformer2 import TransformerManager
 
-    cell = [c for c in nbformat.read(PATHS[0], as_version=4).cells if c.cell_type == "code"][0]
+    cell = [c for c in nbformat.read(path or PATHS[0], as_version=4).cells if c.cell_type == "code"][0]
     ran = []
 
-    def magic(name, line):   # as IPython does: {name} in a magic's line is the caller's variable
-        caller = sys._getframe(1)
-        ran.append((name, line.format(**{**caller.f_globals, **caller.f_locals})))
+    def pip(args, **kw):
+        ran.append(("pip", args[args.index("install"):]))
+        return subprocess.CompletedProcess(args, code, "", stderr)
 
-    ipython = types.SimpleNamespace(run_line_magic=magic)
     colab_mod = types.ModuleType("google.colab")
     colab_mod.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: ran.append(("widgets", "")))
+    monkeypatch.setattr(subprocess, "run", pip)
     if colab:
         monkeypatch.setitem(sys.modules, "google.colab", colab_mod)
     else:
@@ -106,14 +107,15 @@ def _install(source: str | None, colab: bool, monkeypatch) -> list:
         monkeypatch.delenv("DRAGNB_SOURCE", raising=False)
     else:
         monkeypatch.setenv("DRAGNB_SOURCE", source)
-    code = TransformerManager().transform_cell(cell.source)
-    exec(compile(code, "install-cell", "exec"), {"get_ipython": lambda: ipython, "__name__": "__main__"})
+    code_ = TransformerManager().transform_cell(cell.source)
+    exec(compile(code_, "install-cell", "exec"), {"__name__": "__main__"})
     return ran
 
 
-def test_every_tutorial_starts_with_the_same_install_cell():
+def test_every_tutorial_starts_with_the_same_install_cell_but_its_extras():
     first = [[c for c in nbformat.read(p, as_version=4).cells if c.cell_type == "code"][0].source for p in PATHS]
-    assert len(set(first)) == 1 and "dragnb[notebook]" in first[0] and "DRAGNB_SOURCE" in first[0]
+    same = {"\n".join(line for line in f.splitlines() if not line.startswith("EXTRAS =")) for f in first}
+    assert len(same) == 1 and "DRAGNB_SOURCE" in first[0] and "%pip" not in first[0]
 
 
 @pytest.mark.parametrize("source, spec", [
@@ -123,7 +125,28 @@ def test_every_tutorial_starts_with_the_same_install_cell():
     ("git+https://example.org/me/dragnb", "dragnb[notebook] @ git+https://example.org/me/dragnb")])
 def test_the_install_cell_installs_the_notebook_extras_from_the_source_given_on_colab(source, spec, monkeypatch):
     ran = _install(source, True, monkeypatch)
-    assert ran == [("pip", f'install -q "{spec}"'), ("widgets", "")]
+    assert ran == [("pip", ["install", "-q", spec]), ("widgets", "")]
+
+
+def test_tutorial_4_installs_what_if_needs_on_colab(monkeypatch):
+    ran = _install(None, True, monkeypatch, path=NOTEBOOKS / "04_dragbench.ipynb")
+    assert ran[0] == ("pip", ["install", "-q", "dragnb[notebook,bench]"])
+
+
+def test_dragnb_missing_from_the_index_says_in_one_line_how_to_install_from_the_repository(monkeypatch):
+    said = "ERROR: Could not find a version that satisfies the requirement dragnb (from versions: none)\n" \
+           "ERROR: No matching distribution found for dragnb\n"
+    with pytest.raises(SystemExit) as e:
+        _install(None, True, monkeypatch, stderr=said, code=1)
+    message = str(e.value)
+    assert "\n" not in message and "not on the package index" in message
+    assert "DRAGNB_SOURCE" in message and "git+https://" in message
+
+
+def test_another_pip_failure_is_shown_as_pip_said_it(monkeypatch):
+    with pytest.raises(SystemExit) as e:
+        _install("/content/dragnb", True, monkeypatch, stderr="ERROR: Directory '/content/dragnb' does not exist", code=1)
+    assert "/content/dragnb[notebook]" in str(e.value) and "does not exist" in str(e.value)
 
 
 def test_the_install_cell_does_nothing_off_colab(monkeypatch):

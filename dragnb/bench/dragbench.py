@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +45,8 @@ def find_samples(root) -> list:
 def run_sample(model, folder, out_dir, md_model=None, md_kw=None, fidelity_net=None, **options) -> dict:
     """Drag one sample, write its edit and ``result.json`` into ``out_dir``; return the record.
 
-    A failure is recorded (``ok`` False, ``error`` naming it), not raised.
+    A failure is recorded (``ok`` False, ``error`` naming it), not raised; the drag's user warnings
+    (a photo on the teaching model) are recorded too, under ``warnings``.
     """
     check_model(model)
     out_dir = validate.new_folder("out_dir", out_dir)
@@ -54,7 +57,12 @@ def run_sample(model, folder, out_dir, md_model=None, md_kw=None, fidelity_net=N
         if model.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         mask = s.mask if s.mask.any() else None
-        r = drag(model, s.image, s.handles, s.targets, mask=mask, prompt=s.prompt, **options)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = drag(model, s.image, s.handles, s.targets, mask=mask, prompt=s.prompt, **options)
+        said = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
+        if said:
+            rec["warnings"] = said
         r.image.save(out_dir / "edited.png")
         rec.update(seconds=r.timings, steps=len(r.history), arrived=r.arrived)
         if model.device.type == "cuda":
@@ -76,8 +84,9 @@ def run_sample(model, folder, out_dir, md_model=None, md_kw=None, fidelity_net=N
 def run_benchmark(model, root, out, md_model=None, md_kw=None, fidelity_net=None, rank: int = 0,
                   world: int = 1, progress: bool = True, **options) -> list:
     """Run every sample under ``root`` not yet finished in ``out`` (this process's share:
-    samples ``rank``, ``rank + world``, ...). Returns the records run now. Its progress bar is
-    :func:`dragnb.progress.progress`'s: off with ``progress=False`` or ``DRAGNB_PROGRESS=0``."""
+    samples ``rank``, ``rank + world``, ...). Returns the records run now; the drags' distinct user
+    warnings are warned once each, at the end. Its progress bar is :func:`dragnb.progress.progress`'s:
+    off with ``progress=False`` or ``DRAGNB_PROGRESS=0``."""
     world = validate.number("world", world, int, 1, 100_000)
     rank = validate.number("rank", rank, int, 0, world - 1)
     todo = [(c, n, f) for c, n, f in find_samples(root)[rank::world]
@@ -87,6 +96,8 @@ def run_benchmark(model, root, out, md_model=None, md_kw=None, fidelity_net=None
     for category, name, folder in (bar(todo, stage) if progress else todo):
         rec = run_sample(model, folder, Path(out) / category / name, md_model, md_kw, fidelity_net, **options)
         recs.append({"category": category, "name": name, **rec})
+    for said in dict.fromkeys(w for rec in recs for w in rec.get("warnings", [])):
+        warnings.warn(said, UserWarning, stacklevel=2)
     return recs
 
 
@@ -132,7 +143,11 @@ def dragbench_main(args, options: dict) -> None:
     md_model = model if args.md_model == args.model else load(args.md_model, verbose=rank == 0)
     md_kw = (dict(t=None, up_block=None) if args.md_model == "tiny"   # the teaching model's own DIFT defaults
              else dict(t=MD_T, up_block=MD_UP_BLOCK, ensemble=MD_ENSEMBLE, size=512))
-    run_benchmark(model, args.dir, args.out, md_model, md_kw, net, rank, world, **options)
+    with warnings.catch_warnings(record=True) as caught:   # a command line prints them plainly
+        warnings.simplefilter("always")
+        run_benchmark(model, args.dir, args.out, md_model, md_kw, net, rank, world, **options)
+    for said in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+        print(f"warning: {said}", file=sys.stderr)
     wait()
     if rank == 0:
         print(results_table(args.out))
