@@ -74,6 +74,9 @@ def main(argv=None):
                     help="the DIFT model for MD (published: SD 2.1 at t=261, up_blocks[1]); 'tiny' uses "
                          "the teaching model with its own DIFT defaults")
     db.add_argument("--no-fidelity", action="store_true", help="skip IF (1 - LPIPS)")
+    db.add_argument("--clip", action="store_true", help="also CLIP image similarity (ViT-B/32, fetched once)")
+    db.add_argument("--redo", action="store_true",
+                    help="redo samples that --out holds with other settings (default: stop and say what differs)")
     _option_flags(db)
     rg = sub.add_parser("regions", help="find_region against the scene world's object masks, beside baselines")
     rg.add_argument("--model", default="tiny")
@@ -98,4 +101,5 @@ def main(argv=None):
     try:
         dragbench.dragbench_main(args, _options(args))
     except ValueError as e:   # missing weights or packages: say what to do, no traceback
-        raise SystemExit(f"dragnb.bench dragbench: {e}\n(or run without IF: --no-fidelity)")
+        hint = "\n(or run without IF: --no-fidelity)" if "LPIPS" in str(e) or "lpips" in str(e) else ""
+        raise SystemExit(f"dragnb.bench dragbench: {e}{hint}")
