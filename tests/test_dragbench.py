@@ -125,6 +125,7 @@ def test_the_benchmark_records_failures_by_name_and_goes_on(tiny, bench_dir, tmp
     assert edit.shape == (64, 64, 3)
     table = db.results_table(out)
     assert "land_scape" in table and "animals" in table and _row(table, "all")[:2] == ["8", "5"]
+    assert _row(table, "doing")[-2:] == ["1.000", "-"]   # IF of the original with itself; no CLIP asked for
 
 
 def test_a_second_run_drags_nothing_twice_and_two_shares_make_the_same_table(tiny, bench_dir, tmp_path):

@@ -190,9 +190,10 @@ def results_table(out) -> str:
     lines += [_row(c, r) for c, r in sorted(rows.items())]
     lines.append(_row("all", every))
     nothing = [d for r in every if r.get("ok") for d in _pairs(r, "md_nothing")]
-    if nothing:
+    if nothing:   # IF and CLIP of an image with itself: 1, where the rows have them
+        ones = [f"{1.0:8.3f}" if any(k in r for r in every) else "       -" for k in ("if", "clip")]
         lines.append(f"{'doing nothing (all)':26s} {'':7s} {'':6s} {len(nothing):6d} {np.mean(nothing):8.2f} "
-                     f"{1.0:8.3f} {1.0:8.3f}")
+                     + " ".join(ones))
     settings = {}
     for r in every:
         key = json.dumps(r.get("made_by"), sort_keys=True)
