@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import dragnb
 from dragnb import plots
 
 
@@ -96,8 +97,8 @@ def test_heatmaps_share_one_colour_scale_and_show_its_bar(tiny_sd, scene_image):
 
     fig = plots.heatmaps(dragnb.dift_features(tiny_sd, scene_image), [(5, 5), (20, 20)])
     bars = [ax for ax in fig.axes if ax.get_ylabel() == "cosine similarity"]
-    maps = [ax.get_images()[-1] for ax in fig.axes if ax.get_images() and ax not in bars]
-    assert len(bars) == 1 and len({m.get_clim() for m in maps}) == 1
+    maps = [ax.get_images()[-1] for ax in fig.axes[1:] if ax.get_images() and ax not in bars]   # [0]: the picture
+    assert len(bars) == 1 and len(maps) == 2 and len({m.get_clim() for m in maps}) == 1
 
 
 def test_outside_a_jupyter_kernel_the_figure_is_pyplots_current_one(scene_image):
@@ -206,3 +207,40 @@ def test_the_costs_plot_shows_each_stages_seconds_and_passes(tiny_sd, scene_imag
     assert [p.get_width() for p in secs.patches] == pytest.approx(list(r.timings.values()))
     fwd = [p.get_width() for p in passes.patches[:len(r.timings)]]
     assert fwd == [r.passes.get(s, {}).get("forward", 0) for s in r.timings]
+
+
+def _panel_pixels(fig, ax) -> np.ndarray:
+    """The RGB pixels of one panel of a drawn figure: (n, 3) in 0..255."""
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+    x0, y0, x1, y1 = ax.get_window_extent().extents
+    h = rgb.shape[0]
+    return rgb[int(h - y1) + 2:int(h - y0) - 2, int(x0) + 2:int(x1) - 2].reshape(-1, 3).astype(float)
+
+
+def test_a_heat_panels_colours_are_its_colour_bars_on_a_vivid_picture():
+    from matplotlib import colormaps
+
+    from dragnb.teaching.scenes import random_scene
+
+    vivid = np.zeros((64, 64, 3), np.uint8)   # saturated stripes: green, orange, blue, magenta, yellow
+    for i, c in enumerate([(0, 230, 0), (255, 140, 0), (0, 60, 255), (230, 0, 230), (250, 250, 0)]):
+        vivid[:, i * 13:(i + 1) * 13] = c
+    yy, xx = np.mgrid[:64, :64]
+    sim = np.cos(xx / 9.0) * np.sin(yy / 11.0)
+    palette = colormaps["inferno"](np.linspace(0, 1, 256))[:, :3] * 255
+    for picture in (vivid, np.asarray(random_scene(1_000_110).render(64))):
+        fig = dragnb.plots.heatmap(picture, sim, point=(30, 30))
+        px = _panel_pixels(fig, fig.axes[0])
+        near = np.sqrt(((px[:, None, :] - palette[None]) ** 2).sum(-1)).min(1) <= 20
+        print(f"heat panel pixels within 20/255 of an inferno colour: {near.mean():.3f}")
+        assert near.mean() >= 0.9
+
+
+def test_heatmaps_show_the_picture_beside_the_maps_with_the_points_in_both(scene_image, tiny_sd):
+    feats = dragnb.dift_features(tiny_sd, scene_image)
+    fig = dragnb.plots.heatmaps(feats, [(5, 5), (15, 13)])
+    picture, *maps = [a for a in fig.axes if a.get_label() != "<colorbar>"]
+    assert len(maps) == 2 and picture.images[-1].get_array().ndim == 3
+    assert len(picture.lines) == 1 and len(picture.lines[0].get_xdata()) == 2
+    assert all(m.images[-1].get_alpha() in (None, 1.0) and len(m.lines) == 1 for m in maps)

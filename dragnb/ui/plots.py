@@ -20,10 +20,12 @@ __all__ = ["before_after", "correspondence", "costs", "drag_animation", "drag_ar
            "save_animation", "teaser", "trajectory", "two_distances", "variants"]
 
 
-def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 0.55, cmap: str = "inferno",
+def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 1.0, cmap: str = "inferno",
             title: str | None = None, ax=None, vmin: float | None = None):
-    """Image with a similarity map (H, W) over it and the query point (or points, [(x, y), ...]) marked.
-    The colours run from ``vmin`` (default: the map's lowest value, or 0 if higher) to 1."""
+    """A similarity map (H, W) of ``image`` in its colour map, the query point (or points, [(x, y), ...])
+    marked. Opaque by default, so that every colour of the panel is one of its colour bar's (show the
+    picture beside it: ``heatmaps`` does); ``alpha`` < 1 lays it over the picture, whose colours then mix
+    in. The colours run from ``vmin`` (default: the map's lowest value, or 0 if higher) to 1."""
     similarity = validate.array("similarity", similarity, 2)
     alpha = validate.number("alpha", alpha, float, 0, 1)
     pts = None if point is None else validate.points("point", point)
@@ -32,11 +34,15 @@ def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 0.55, cmap
     art = ax.imshow(similarity, cmap=cmap, alpha=alpha, vmin=vmin, vmax=1.0,
                     interpolation="nearest" if max(im.shape[:2]) < 256 else "antialiased")
     if pts is not None:
-        ax.plot(pts[:, 0], pts[:, 1], ls="none", marker="o", ms=9, mfc=HANDLE, mec="white", mew=2)
+        _mark(ax, pts)
     if fig is not None:
         fig.colorbar(art, ax=ax, shrink=0.8, label="cosine similarity")
     return fig if fig is not None else ax.figure
 
+
+def _mark(ax, pts: np.ndarray) -> None:
+    """Query points: the handle's colour ringed in white."""
+    ax.plot(pts[:, 0], pts[:, 1], ls="none", marker="o", ms=9, mfc=HANDLE, mec="white", mew=2)
 
 
 def correspondence(src_image, dst_image, src_points, dst_points, title: str | None = None):
@@ -106,9 +112,11 @@ def region(steps, image, title: str | None = None):
 
 
 def heatmaps(features, points, titles=None, target=None):
-    """One heatmap per point (the row DIFT papers show): similarity of each point's feature.
+    """The picture with the points, then one heatmap per point (the row DIFT papers show): similarity
+    of each point's feature, on one colour scale with one colour bar.
 
-    ``target``: features of another image to show the maps on (default: the same image).
+    ``target``: features of another image to show the maps on (default: the same image); its best
+    match to each point is crossed in the picture and on the map.
     """
     from ..features import similarity_map
 
@@ -116,15 +124,19 @@ def heatmaps(features, points, titles=None, target=None):
     titles = validate.titles("titles", titles, len(pts))
     sims = [similarity_map(features, p, target=target) for p in pts]   # checks features and target
     shown = target if target is not None else features
-    fig, axes = _figure(len(pts), 3)
+    fig, axes = _figure(len(pts) + 1, 3)
+    _show(axes[0], shown.image, "the picture" if target is None else "the other picture")
+    if target is None:
+        _mark(axes[0], pts)
     low = min(0.0, min(float(sim.min()) for sim in sims))   # one colour scale, so one colour bar
-    for i, (p, ax, sim) in enumerate(zip(pts, axes, sims)):
+    for i, (p, ax, sim) in enumerate(zip(pts, axes[1:], sims)):
         heatmap(shown.image, sim, p if target is None else None, ax=ax, vmin=low,
                 title=None if titles is None else titles[i])
-        if target is not None:
+        if target is not None:   # the best match, in the other picture and on its map
             x, y = np.unravel_index(int(np.argmax(sim)), sim.shape)[::-1]
-            ax.plot([x], [y], marker="x", ms=10, mew=3, color=TARGET)
-    _colorbar(fig, axes)
+            for on in (ax, axes[0]):
+                on.plot([x], [y], marker="x", ms=10, mew=3, color=TARGET)
+    _colorbar(fig, axes[1:])
     return fig
 
 
