@@ -283,3 +283,29 @@ def match_points(src: Features, dst: Features, points) -> np.ndarray:
         y, x = np.unravel_index(int(torch.argmax(sim)), tuple(sim.shape))
         out.append((float(x), float(y)))
     return np.array(out)
+
+
+def similarity_sweep(model: DiffusionModel, image, point, ts, blocks, **kw) -> np.ndarray:
+    """The ``similarity_map`` of one point at each DIFT timestep in ``ts`` and up-block in ``blocks``
+    (``kw``: ``dift_features``' other arguments): float32 (len(blocks), len(ts), H, W)."""
+    return np.stack([np.stack([similarity_map(dift_features(model, image, t=t, up_block=b, **kw), point)
+                               for t in ts]) for b in blocks])
+
+
+def pca_colours(features: Features) -> np.ndarray:
+    """A feature map as a picture: each cell's feature projected on the map's first three principal
+    components, each scaled to 0..255 and upsampled (nearest) to the user's image: uint8 (H, W, 3)."""
+    check_features("features", features)
+    c, h, w = features.fmap.shape
+    x = features.fmap.float().reshape(c, -1).T.cpu()
+    x = x - x.mean(0)
+    _, _, v = torch.linalg.svd(x, full_matrices=False)
+    p = x @ v[:3].T                                                     # (h * w, 3)
+    p = (p - p.min(0).values) / (p.max(0).values - p.min(0).values).clamp_min(1e-8)
+    grid = (p.reshape(h, w, -1).numpy() * 255).round().astype(np.uint8)
+    if grid.shape[2] < 3:
+        grid = np.concatenate([grid, np.zeros((h, w, 3 - grid.shape[2]), np.uint8)], 2)
+    W, H = features.geometry.user
+    fw, fh = features.geometry.framed
+    big = np.asarray(Image.fromarray(grid).resize((fw, fh), Image.NEAREST))
+    return big[:H, :W]

@@ -67,6 +67,7 @@ class Region:
     points: tuple = ()       # every point the region was asked to hold, ((x, y), ...)
     method: str = "threshold"
     segments: np.ndarray | None = None   # "merge": the image's pieces, (H, W) int labels
+    groups: np.ndarray | None = None     # "merge": the pieces merged into groups, (H, W) int labels
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -322,7 +323,7 @@ def _merged_region(pieces: Pieces, points: np.ndarray, sims: list, threshold: fl
     per_segment = np.asarray(ndimage.mean(sim, labels=segments, index=np.arange(segments.max() + 1)),
                              np.float32)[segments]
     pts = tuple((float(x), float(y)) for x, y in points)
-    return Region(pts[0], sim, per_segment, float(threshold), above, mask, pts, "merge", segments)
+    return Region(pts[0], sim, per_segment, float(threshold), above, mask, pts, "merge", segments, groups)
 
 
 # -- the region of a whole drag: each handle's, swept to its target ----------------------------

@@ -132,3 +132,16 @@ def test_upsampled_cosine_is_upsample_then_cosine_at_every_pixel(size):
     theirs = torch.nn.functional.cosine_similarity(up, query[:, None, None], dim=0)
     assert ours.shape == (size[1], size[0])
     assert torch.allclose(ours, theirs, atol=1e-5), float((ours - theirs).abs().max())
+
+
+def test_a_sweep_gives_one_map_per_block_and_timestep_each_peaking_at_the_point(tiny_sd, scene_image):
+    maps = dragnb.features.similarity_sweep(tiny_sd, scene_image, (15, 13), ts=(1, 400), blocks=(0, 1))
+    assert maps.shape == (2, 2, 32, 32)
+    assert np.allclose(maps[:, :, 13, 15], 1.0, atol=1e-4)
+    assert not np.allclose(maps[0, 0], maps[0, 1])   # the timestep changes the map
+
+
+def test_pca_colours_paint_alike_features_alike(tiny_sd, scene_image):
+    feats = dragnb.dift_features(tiny_sd, scene_image)
+    pic = dragnb.features.pca_colours(feats)
+    assert pic.shape == (32, 32, 3) and pic.dtype == np.uint8 and pic.min() == 0 and pic.max() == 255

@@ -244,3 +244,13 @@ def test_heatmaps_show_the_picture_beside_the_maps_with_the_points_in_both(scene
     assert len(maps) == 2 and picture.images[-1].get_array().ndim == 3
     assert len(picture.lines) == 1 and len(picture.lines[0].get_xdata()) == 2
     assert all(m.images[-1].get_alpha() in (None, 1.0) and len(m.lines) == 1 for m in maps)
+
+
+def test_the_sweep_figure_has_a_row_per_block_and_the_region_figure_shows_the_groups(tiny_sd, scene_image):
+    maps = np.random.default_rng(0).uniform(-1, 1, (2, 3, 32, 32))
+    fig = plots.dift_sweep(scene_image, maps, (1, 50, 261), (0, 1), (5, 5))
+    assert len([a for a in fig.axes if a.get_label() != "<colorbar>"]) == 2 * 4
+    with pytest.raises(ValueError, match="blocks, timesteps"):
+        plots.dift_sweep(scene_image, maps, (1, 50), (0, 1), (5, 5))
+    steps = dragnb.region_steps(tiny_sd, scene_image, (15, 13))
+    assert steps.groups.shape == (32, 32) and "groups" in plots.region(steps, scene_image).axes[2].get_title()
