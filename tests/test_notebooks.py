@@ -151,3 +151,26 @@ def test_another_pip_failure_is_shown_as_pip_said_it(monkeypatch):
 
 def test_the_install_cell_does_nothing_off_colab(monkeypatch):
     assert _install("dragnb-0.1.0-py3-none-any.whl", False, monkeypatch) == []
+
+
+def _sentences(path):
+    """(markdown cell index, text without fenced code) of every markdown cell."""
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        if cell.cell_type == "markdown":
+            yield i, re.sub(r"```.*?```", "", cell.source, flags=re.S)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
+def test_no_long_sentence_twice_and_inline_code_closed(path):
+    seen, twice, open_code = {}, [], []
+    for i, text in _sentences(path):
+        if text.count("`") % 2:
+            open_code.append(i)
+        for sentence in re.split(r"(?<=[.!?])\s+", " ".join(text.split())):
+            key = sentence.strip().lower()
+            if len(key.split()) >= 8:
+                if key in seen:
+                    twice.append((seen[key], i, sentence[:80]))
+                seen.setdefault(key, i)
+    assert not open_code, f"{path.name}: markdown cells {open_code} leave inline code open"
+    assert not twice, f"{path.name}: sentences said twice (cells, sentence): {twice}"

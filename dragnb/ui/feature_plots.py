@@ -109,8 +109,8 @@ def _groups(image, steps, ax) -> None:
     """Panel 3 of ``region``: the pieces merged into groups, each group a colour, those holding a point ringed."""
     from matplotlib import colormaps
 
-    _show(ax, image, f"3. merged while cos >= {steps.threshold:.2f}: {int(steps.groups.max()) + 1} groups")
     ids = np.unique(steps.groups, return_inverse=True)[1].reshape(steps.groups.shape)
+    _show(ax, image, f"3. merged while cos >= {steps.threshold:.2f}: {int(ids.max()) + 1} groups")
     colours = colormaps["tab20"](np.arange(ids.max() + 1) % 20)
     colours[:, 3] = 0.6
     ax.imshow(colours[ids], interpolation="nearest")
