@@ -89,8 +89,8 @@ def drag_arrows(image, handles, targets, ax=None, title: str | None = None, mask
         ax.plot([h[0]], [h[1]], "o", ms=6, mfc=HANDLE, mec="white", mew=1, zorder=3)
         ax.plot([t[0]], [t[1]], "o", ms=6, mfc=TARGET, mec="white", mew=1, zorder=3)
         long = np.hypot(*np.subtract(ax.transData.transform(t), ax.transData.transform(h))) * points
-        shrink = edge if long > 2 * edge + 4 else 0   # rim to rim, so no marker hides the arrowhead
-        for colour, lw in (("white", 2.5), ("black", 1)):
+        shrink = min(edge, max(0.0, (long - 4) / 2))   # rim to rim, so no marker hides the arrowhead
+        for colour, lw in (("white", 2.5), ("black", 1)) if long >= 4 else ():   # shorter: the dots touch
             ax.annotate("", xy=t, xytext=h, zorder=4, arrowprops=dict(arrowstyle="->", color=colour, lw=lw,
                                                                       shrinkA=shrink, shrinkB=shrink))
         ax.text(h[0], h[1], f" {i + 1}", color="white", fontsize=9, fontweight="bold", va="top", zorder=4)
