@@ -254,3 +254,11 @@ def test_the_sweep_figure_has_a_row_per_block_and_the_region_figure_shows_the_gr
         plots.dift_sweep(scene_image, maps, (1, 50), (0, 1), (5, 5))
     steps = dragnb.region_steps(tiny_sd, scene_image, (15, 13))
     assert steps.groups.shape == (32, 32) and "groups" in plots.region(steps, scene_image).axes[2].get_title()
+
+
+def test_a_run_of_no_optimisation_step_charts_one_whole_step():
+    from dragnb.bench import Seen
+
+    fig = plots.two_distances([Seen(0, 0.4, 0.6, None)], length=9.0)
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (-0.5, 0.5) and [t for t in ax.get_xticks() if -0.5 <= t <= 0.5] == [0]

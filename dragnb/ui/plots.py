@@ -11,6 +11,7 @@ all are named here.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from .. import validate
 from ..images import load_image
@@ -173,7 +174,8 @@ def two_distances(seen, length: float | None = None, title: str | None = None, a
     ax.set_xlabel("step")
     ax.set_ylabel("distance to target (px)")
     ax.set_ylim(bottom=-0.5)
-    ax.set_xlim(-0.5, max(1, max(steps)) + 0.5)
+    ax.set_xlim(-0.5, max(steps) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))   # steps are whole: a 0-step run shows "0" alone
     if legend:
         ax.legend(fontsize=8)
     if title:
