@@ -97,6 +97,9 @@ def drive(page, root: Path, stop_after: int = 2, shots: Path | None = None, app:
     def run(index):
         jupyter_loopback.run_cell(page, app, "alive.json", index)
 
+    for name in ("alive.json", "state.json"):   # what the kernel writes now, not a file of an earlier visit
+        (root / name).unlink(missing_ok=True)
+
     for _ in range(4):   # the first Shift+Enter can reach the page before the kernel
         run(0)
         try:

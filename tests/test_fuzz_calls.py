@@ -138,7 +138,7 @@ def test_image_grid(n, cols, titles, scale):
          "short": (["a"] * max(0, n - 1), n == 0), "string": ("abc", False)}[titles]
     out = check(plots.image_grid, {"images": (images, n > 0), "cols": cols, "titles": t, "scale": scale})
     if out is not None:
-        assert len([ax for ax in out.axes if ax.get_images()]) == n + 1   # the picture, then a map a point
+        assert len([ax for ax in out.axes if ax.get_images()]) == n
 
 
 @given(curves=st.sampled_from(["ok", "scalar", "dict-empty", "list", "none", "strings", "nan"]),
