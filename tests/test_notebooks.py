@@ -20,6 +20,7 @@ def _shown(cell) -> tuple:
     return pictures, printed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
 def test_notebook_runs_and_shows_what_its_committed_copy_shows(path, tmp_path):
     committed = nbformat.read(path, as_version=4)
@@ -67,6 +68,7 @@ def test_committed_outputs_hold_no_absolute_path(path):
                       f"...{found[0][2]}..."
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["03_drag_step_by_step.ipynb", "04_dragbench.ipynb"])
 def test_the_stable_diffusion_sections_run_on_a_stand_in_model(name, tiny_sd_path, tmp_path, monkeypatch):
     """A tutorial's setup cells and its cells tagged "stable-diffusion", with DRAGNB_SD_MODEL set to a random

@@ -11,6 +11,10 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow   # builds a wheel and a virtual environment
+
 
 def test_the_wheel_holds_the_teaching_weights_its_settings_and_the_samples(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
