@@ -108,3 +108,14 @@ def test_every_name_a_docstring_or_comment_mentions_exists(path):
             if not any(_exists(f"{home}.{attr}") or _field(home, attr) for home in homes):
                 missing.append(f"{mod}.{attr}")
     assert not missing, f"{path.name} mentions {sorted(set(missing))}, which do not exist"
+
+
+def test_no_private_name_is_imported_from_another_module():
+    """A module's interface is named as one: nothing imported across dragnb's modules starts with ``_``."""
+    crossing = []
+    for path in MODULES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("dragnb")):
+                crossing += [f"{_name(path)}: {a.name} from {'.' * node.level}{node.module or ''}"
+                             for a in node.names if a.name.startswith("_") and a.name != "__version__"]
+    assert not crossing, crossing

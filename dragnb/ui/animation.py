@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import validate
 from ..images import load_image
-from .figures import HANDLE, PATH, TARGET, _result
+from .figures import HANDLE, PATH, TARGET, check_result
 
 def save_animation(frames, path, fps: float = 8, min_side: int = 256) -> str:
     """Write frames (PIL images or arrays) as a GIF or MP4 (by the suffix) with imageio.
@@ -39,7 +39,7 @@ def drag_animation(result, path, fps: float = 4, min_side: int = 256, hold: int 
     the handles where tracking found them at that step (red), the path so far (yellow), the
     targets (blue) and the step number. The result is held for ``hold`` frames; ``before``
     puts the input first (then a drag without previews still animates). Returns the path."""
-    _result(result)
+    check_result(result)
     hold = validate.number("hold", hold, int, 1, 1000)
     shots = [s for s in result.history if s.preview is not None]
     if not shots and not before:

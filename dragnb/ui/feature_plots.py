@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import validate
 from ..images import load_image
-from .figures import HANDLE, TARGET, _figure, _layer, _new_figure, _show
+from .figures import HANDLE, TARGET, layer, new_figure, panels, show
 
 
 def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 1.0, cmap: str = "inferno",
@@ -21,7 +21,7 @@ def heatmap(image, similarity: np.ndarray, point=None, alpha: float = 1.0, cmap:
     similarity = validate.array("similarity", similarity, 2)
     alpha = validate.number("alpha", alpha, float, 0, 1)
     pts = None if point is None else validate.points("point", point)
-    fig, ax, im = _layer(ax, image, title, similarity.shape, "similarity map")
+    fig, ax, im = layer(ax, image, title, similarity.shape, "similarity map")
     vmin = min(0.0, float(similarity.min())) if vmin is None else validate.number("vmin", vmin, float, None, 1, hi_open=True)
     art = ax.imshow(similarity, cmap=cmap, alpha=alpha, vmin=vmin, vmax=1.0,
                     interpolation="nearest" if max(im.shape[:2]) < 256 else "antialiased")
@@ -47,7 +47,7 @@ def correspondence(src_image, dst_image, src_points, dst_points, title: str | No
     pad = lambda im: np.pad(im, ((0, h - im.shape[0]), (0, 0), (0, 0)), constant_values=255)
     both = np.concatenate([pad(a), np.full((h, max(2, a.shape[1] // 20), 3), 255, np.uint8), pad(b)], 1)
     off = a.shape[1] + max(2, a.shape[1] // 20)
-    fig, (ax,) = _figure(1, 7)
+    fig, (ax,) = panels(1, 7)
     ax.imshow(both, interpolation="nearest" if h < 256 else "antialiased")
     colors = [f"C{i % 10}" for i in range(len(src_points))]
     for (x0, y0), (x1, y1), c in zip(src_points, dst_points, colors):
@@ -64,11 +64,11 @@ def mask_overlay(image, mask: np.ndarray, color=(0.1, 0.8, 0.3), alpha: float = 
     """Image with a bool mask (H, W) tinted over it and its outline drawn."""
     if mask is None:
         raise TypeError("mask must be an (H, W) array, got None")
-    image = load_image(image)   # once: _layer shows it as it is
+    image = load_image(image)   # once: layer shows it as it is
     m = validate.mask(mask, image.size, allow_all=False, allow_empty=True)
     points = None if points is None else validate.points("points", points)
     alpha = validate.number("alpha", alpha, float, 0, 1)
-    fig, ax, im = _layer(ax, image, title, m.shape, "mask")
+    fig, ax, im = layer(ax, image, title, m.shape, "mask")
     rgba = np.zeros((*m.shape, 4))
     rgba[m] = (*color, alpha)
     ax.imshow(rgba, interpolation="nearest")
@@ -80,7 +80,7 @@ def mask_overlay(image, mask: np.ndarray, color=(0.1, 0.8, 0.3), alpha: float = 
 
 def region(steps, image, title: str | None = None):
     """What ``dragnb.region_steps`` returns, drawn: similarity, refined, above threshold, steps."""
-    fig, axes = _figure(4, 3)
+    fig, axes = panels(4, 3)
     points = list(steps.points) or [steps.handle]
     merge = steps.method == "merge"
     low = min(0.0, float(steps.similarity.min()), float(steps.refined.min()))
@@ -110,7 +110,7 @@ def _groups(image, steps, ax) -> None:
     from matplotlib import colormaps
 
     ids = np.unique(steps.groups, return_inverse=True)[1].reshape(steps.groups.shape)
-    _show(ax, image, f"3. merged while cos >= {steps.threshold:.2f}: {int(ids.max()) + 1} groups")
+    show(ax, image, f"3. merged while cos >= {steps.threshold:.2f}: {int(ids.max()) + 1} groups")
     colours = colormaps["tab20"](np.arange(ids.max() + 1) % 20)
     colours[:, 3] = 0.6
     ax.imshow(colours[ids], interpolation="nearest")
@@ -130,8 +130,8 @@ def heatmaps(features, points, titles=None, target=None):
     titles = validate.titles("titles", titles, len(pts))
     sims = [similarity_map(features, p, target=target) for p in pts]   # checks features and target
     shown = target if target is not None else features
-    fig, axes = _figure(len(pts) + 1, 3)
-    _show(axes[0], shown.image, "the picture" if target is None else "the other picture")
+    fig, axes = panels(len(pts) + 1, 3)
+    show(axes[0], shown.image, "the picture" if target is None else "the other picture")
     if target is None:
         _mark(axes[0], pts)
     low = min(0.0, min(float(sim.min()) for sim in sims))   # one colour scale, so one colour bar
@@ -159,11 +159,11 @@ def dift_sweep(image, maps: np.ndarray, ts, blocks, point, title: str | None = N
     if maps.shape[:2] != (len(blocks), len(ts)):
         raise ValueError(f"maps holds {maps.shape[:2]} (blocks, timesteps) maps, not {(len(blocks), len(ts))}")
     pts = validate.points("point", point)
-    fig = _new_figure((2.4 * (len(ts) + 1) + 0.8, 2.5 * len(blocks)))
+    fig = new_figure((2.4 * (len(ts) + 1) + 0.8, 2.5 * len(blocks)))
     axes = fig.subplots(len(blocks), len(ts) + 1, squeeze=False)
     low = min(0.0, float(maps.min()))
     for r, b in enumerate(blocks):
-        _show(axes[r][0], image, f"up_blocks[{b}]")
+        show(axes[r][0], image, f"up_blocks[{b}]")
         _mark(axes[r][0], pts)
         for c, t in enumerate(ts):
             heatmap(image, maps[r, c], pts, ax=axes[r][c + 1], vmin=low, title=f"t = {t}" if r == 0 else None)
@@ -178,9 +178,9 @@ def pca(features, title: str | None = "the feature map's first three principal c
     sees alike get alike colours."""
     from ..features import pca_colours
 
-    fig, axes = _figure(2, 3.2)
-    _show(axes[0], features.image, "the picture")
-    _show(axes[1], pca_colours(features), f"features: {tuple(features.fmap.shape)} (C, h, w)")
+    fig, axes = panels(2, 3.2)
+    show(axes[0], features.image, "the picture")
+    show(axes[1], pca_colours(features), f"features: {tuple(features.fmap.shape)} (C, h, w)")
     if title:
         fig.suptitle(title, fontsize=10)
     return fig

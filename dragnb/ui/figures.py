@@ -1,5 +1,9 @@
 """What every picture of the package shares: its colours, and figures that show once in a notebook.
 
+Its interface, for the modules that draw: ``new_figure`` (one figure), ``panels`` (a row of panels),
+``show`` (an image on a panel), ``layer`` (an image with a layer of its size to go over it), and the
+argument checks ``check_result`` and ``check_steps``.
+
 Every figure function returns its figure. In a Jupyter kernel the figure is shown once, as
 the cell's value; anywhere else (a script, a terminal) it is also pyplot's current figure,
 so ``plt.savefig(...)`` and ``plt.show()`` work after it as after any pyplot call.
@@ -29,7 +33,7 @@ def _in_kernel() -> bool:
     return getattr(shell, "kernel", None) is not None
 
 
-def _new_figure(figsize) -> Figure:
+def new_figure(figsize) -> Figure:
     """A figure pyplot tracks, except in a Jupyter kernel, where the returned figure is shown
     as the cell's value (tracked, it would be shown twice)."""
     if _in_kernel():
@@ -39,15 +43,15 @@ def _new_figure(figsize) -> Figure:
     return plt.figure(figsize=figsize, layout="constrained")
 
 
-def _figure(n: int, size: float = 3.2):
-    fig = _new_figure((size * n, size))
+def panels(n: int, size: float = 3.2):
+    fig = new_figure((size * n, size))
     axes = fig.subplots(1, n, squeeze=False)[0]
     for ax in axes:
         ax.set_axis_off()
     return fig, axes
 
 
-def _show(ax, image, title=None):
+def show(ax, image, title=None):
     im = np.asarray(load_image(image))
     ax.imshow(im, interpolation="nearest" if max(im.shape[:2]) < 256 else "antialiased")
     if title:
@@ -55,14 +59,14 @@ def _show(ax, image, title=None):
     return im
 
 
-def _result(result, name: str = "result"):
+def check_result(result, name: str = "result"):
     """``result`` if it looks like a ``DragResult`` (else TypeError)."""
     if not all(hasattr(result, a) for a in ("image", "original", "start", "targets", "handles", "history")):
         raise TypeError(f"{name} must be a DragResult (what dragnb.drag returns), got {type(result).__name__}")
     return result
 
 
-def _steps(name: str, history, least: int = 0) -> list:
+def check_steps(name: str, history, least: int = 0) -> list:
     """``history`` as a list of ``DragStep``-like records (each with ``handles``)."""
     items = validate.sequence(name, history, least)
     if not all(hasattr(s, "handles") for s in items):
@@ -70,13 +74,13 @@ def _steps(name: str, history, least: int = 0) -> list:
     return items
 
 
-def _layer(ax, image, title, shape, what: str):
+def layer(ax, image, title, shape, what: str):
     """Draw ``image`` on ``ax`` (a new figure if None) for a (H, W) layer of ``shape`` to go over it.
     Returns (the new figure or None, ax, the image array)."""
     fig = None
     if ax is None:
-        fig, (ax,) = _figure(1, 4)
-    im = _show(ax, image, title)
+        fig, (ax,) = panels(1, 4)
+    im = show(ax, image, title)
     if tuple(shape) != im.shape[:2]:
         raise ValueError(f"{what} {tuple(shape)} does not match the image {im.shape[:2]}")
     return fig, ax, im

@@ -17,7 +17,7 @@ from .. import validate
 from ..images import load_image
 from .animation import drag_animation, save_animation
 from .feature_plots import correspondence, dift_sweep, heatmap, heatmaps, mask_overlay, pca, region
-from .figures import HANDLE, PATH, PATH_DARK, TARGET, _figure, _new_figure, _result, _show, _steps
+from .figures import HANDLE, PATH, PATH_DARK, TARGET, check_result, check_steps, new_figure, panels, show
 
 __all__ = ["before_after", "correspondence", "costs", "dift_sweep", "drag_animation", "drag_arrows", "drag_losses",
            "gallery", "heatmap", "heatmaps", "image_grid", "loss_curve", "mask_overlay", "pca", "region",
@@ -33,7 +33,7 @@ def loss_curve(curves: dict, title: str | None = None, smooth: int = 25, log: bo
               if not (hasattr(v, "__len__") and len(v) == 0)}
     if not curves:
         raise ValueError("curves holds no values to draw")
-    fig = _new_figure((4.5 * max(1, len(curves)), 3.2))
+    fig = new_figure((4.5 * max(1, len(curves)), 3.2))
     axes = fig.subplots(1, max(1, len(curves)), squeeze=False)[0]
     for i, (ax, (name, v)) in enumerate(zip(axes, curves.items())):
         smoothed = len(v) >= smooth > 1
@@ -62,12 +62,12 @@ def image_grid(images, cols: int = 8, titles=None, scale: float = 1.5):
     scale = validate.number("scale", scale, float, 0, 20, lo_open=True)
     n = len(images)
     rows = max(1, -(-n // cols))
-    fig = _new_figure((scale * min(cols, n), scale * rows))
+    fig = new_figure((scale * min(cols, n), scale * rows))
     axes = fig.subplots(rows, min(cols, n), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i < n:
-            _show(ax, images[i], None if titles is None else titles[i])
+            show(ax, images[i], None if titles is None else titles[i])
     return fig
 
 
@@ -78,11 +78,11 @@ def drag_arrows(image, handles, targets, ax=None, title: str | None = None, mask
     targets = validate.points("targets", targets, len(handles))
     fig = None
     if ax is None:
-        fig, (ax,) = _figure(1, 4)
+        fig, (ax,) = panels(1, 4)
     if mask is not None:
         mask_overlay(image, mask, ax=ax, title=title)
     else:
-        _show(ax, image, title)
+        show(ax, image, title)
     ax.apply_aspect()                    # where the points land on the figure, to size the arrows
     points = 72 / ax.figure.dpi          # typographic points per display pixel
     edge = 6 / 2 + 1                     # a marker's radius with its white rim, points
@@ -104,7 +104,7 @@ def trajectory(image, history, targets, start=None, ax=None, title: str | None =
     ``history`` holds where tracking found the handles at the start of each step; ``end``
     (e.g. ``result.handles``) adds where it found them after the last one.
     """
-    history = _steps("history", history)
+    history = check_steps("history", history)
     targets = validate.points("targets", targets)
     if any(len(np.atleast_2d(s.handles)) != len(targets) for s in history):
         raise ValueError(f"history's steps track a different number of handles than targets holds ({len(targets)})")
@@ -112,8 +112,8 @@ def trajectory(image, history, targets, start=None, ax=None, title: str | None =
                   for n, v in (("start", start), ("end", end)))
     fig = None
     if ax is None:
-        fig, (ax,) = _figure(1, 4)
-    _show(ax, image, title)
+        fig, (ax,) = panels(1, 4)
+    show(ax, image, title)
     paths = np.array([s.handles for s in history])  # (steps, N, 2)
     if start is not None:
         paths = np.concatenate([np.asarray(start)[None], paths]) if len(paths) else np.asarray(start)[None]
@@ -136,7 +136,7 @@ def drag_losses(steps, title: str | None = "drag losses"):
     step, drawn as a star: the distance its printout reports) or a list of ``DragStep``.
     """
     history, final = (steps.history, steps.distance) if hasattr(steps, "history") else (steps, None)
-    history = _steps("steps", history, 1)
+    history = check_steps("steps", history, 1)
     curves = {name: [s.losses[name] for s in history] for name in ("motion", "preserve")}
     curves["distance to target (px)"] = [s.distance for s in history]
     fig = loss_curve(curves, title=title, smooth=1, log=False)
@@ -161,7 +161,7 @@ def two_distances(seen, length: float | None = None, title: str | None = None, a
     length = None if length is None else validate.number("length", length, float, 0)
     fig = None
     if ax is None:
-        fig = _new_figure((5.5, 3.2))
+        fig = new_figure((5.5, 3.2))
         ax = fig.subplots()
     steps = [s.step for s in seen]
     ax.plot(steps, [s.tracking for s in seen], "-o", ms=3, lw=1.8, color=PATH_DARK,
@@ -190,11 +190,11 @@ def variants(truth, runs: dict, length: float | None = None, scale: float = 2.6)
     if not isinstance(runs, dict) or not runs:
         raise ValueError("runs must be a non-empty dict: name -> (DragResult, [Seen])")
     n = len(runs) + 1
-    fig = _new_figure((scale * n, scale * 2.1))
+    fig = new_figure((scale * n, scale * 2.1))
     axes = fig.subplots(2, n, squeeze=False)
     for ax in axes[0]:
         ax.set_axis_off()
-    _show(axes[0, 0], truth, "true edit")
+    show(axes[0, 0], truth, "true edit")
     top = max([length or 0.0] + [max(max(s.tracking, s.picture) for s in seen) for _, seen in runs.values()])
     for j, (name, (result, seen)) in enumerate(runs.items(), 1):
         drag_arrows(result.image, result.start, result.targets, ax=axes[0, j], title=name)
@@ -210,7 +210,7 @@ def variants(truth, runs: dict, length: float | None = None, scale: float = 2.6)
 def gallery(history, cols: int = 8, scale: float = 1.6, most: int = 8):
     """At most ``most`` of the previews recorded during a drag (the first, the last and evenly
     spaced ones between), titled by step."""
-    history = _steps("history", history)
+    history = check_steps("history", history)
     most = validate.number("most", most, int, 1, 1000)
     shots = [s for s in history if getattr(s, "preview", None) is not None]
     if not shots:
@@ -222,8 +222,8 @@ def gallery(history, cols: int = 8, scale: float = 1.6, most: int = 8):
 
 def before_after(result, title: str | None = None):
     """The input with the requested drags, and the result with where the handles went."""
-    _result(result)
-    fig, axes = _figure(2, 4)
+    check_result(result)
+    fig, axes = panels(2, 4)
     drag_arrows(result.original, result.start, result.targets, ax=axes[0], title="before")
     drag_arrows(result.image, result.handles, result.targets, ax=axes[1], title="after")
     if title:
@@ -233,8 +233,8 @@ def before_after(result, title: str | None = None):
 
 def teaser(result, similarity: np.ndarray, title: str | None = None):
     """One drag in four panels: the request, the handle's DIFT heatmap, the handle's path, the result."""
-    _result(result)
-    fig, axes = _figure(4, 3.2)
+    check_result(result)
+    fig, axes = panels(4, 3.2)
     drag_arrows(result.original, result.start, result.targets, ax=axes[0], title="the drag")
     heatmap(result.original, similarity, point=result.start[0], ax=axes[1], title="DIFT: like the handle")
     trajectory(result.original, result.history, result.targets, start=result.start, end=result.handles,
@@ -250,7 +250,7 @@ def costs(result, title: str | None = "where the edit's time goes"):
     if not isinstance(getattr(result, "timings", None), dict) or not result.timings:
         raise TypeError(f"result must be a DragResult with timings, got {type(result).__name__}")
     stages = list(result.timings)
-    fig = _new_figure((9, 0.45 * len(stages) + 1.2))
+    fig = new_figure((9, 0.45 * len(stages) + 1.2))
     a, b = fig.subplots(1, 2, sharey=True)
     y = np.arange(len(stages))
     a.barh(y, [result.timings[s] for s in stages], color="0.4")
