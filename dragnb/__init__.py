@@ -19,11 +19,14 @@ latent -> features -> edited latent -> image), one module each:
 Beside them: ``options`` (``DragOptions``, every knob of a drag and where its value comes
 from), ``images`` (loading, sizes, ``Geometry``: image pixels to latent and feature
 cells), ``validate`` (the checks every entry point shares), ``costs`` (seconds and UNet
-passes per stage), ``metrics`` (PSNR, DragBench's MD and IF), ``progress`` (progress
-bars), ``random_models`` (random SD-shaped models for tests), ``tutorials`` (runs the
-notebooks). Rooms of their own: ``ui`` (``plots``, ``PointPicker``, ``DragWidget``),
-``bench`` (the benchmarks, ``python -m dragnb.bench``, and DragBench's sample format),
-``teaching`` (the teaching model, its scene world and its training).
+passes per stage), ``metrics`` (PSNR, DragBench's MD, IF and CLIP similarity), ``samples``
+(DragBench's sample format, the package's file format for points and masks), ``progress``
+(progress bars), ``random_models`` (random SD-shaped models for tests), ``tutorials`` (runs
+the notebooks). Rooms of their own: ``teaching`` (the teaching model, its scene world, the
+edit cases it draws exactly, its training), ``ui`` (``plots``, ``PointPicker``,
+``DragWidget``) and ``bench`` (the benchmarks, ``python -m dragnb.bench``). Imports run one
+way: the stages and ``teaching`` import neither ``ui`` nor ``bench``, and ``ui`` does not
+import ``bench``.
 
 Where a default comes from: a stage function's own keyword default (the published value,
 cited in its module), or for a drag a ``DragOptions`` field; a model may override either in
@@ -42,7 +45,7 @@ from .session import DragResult, DragSession, DragStep, drag
 from .ui import plots
 from .ui.picker import PickerState, PointPicker
 from .ui.widget import DragWidget
-from .bench.samples import read_sample, write_sample
+from .samples import read_sample, write_sample
 
 __version__ = "0.1.0"
 __all__ = ["load", "DiffusionModel", "WeightsNotFoundError", "dift_features", "Features",

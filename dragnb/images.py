@@ -231,3 +231,11 @@ def paste_back(original: Image.Image, edited: Image.Image, mask: np.ndarray, sea
     a, b = np.asarray(original.convert("RGB"), np.float64), np.asarray(edited, np.float64)
     out = np.round(alpha * b + (1 - alpha) * a).astype(np.uint8)
     return Image.fromarray(out)
+
+
+def as_image(name: str, value) -> Image.Image:
+    """``value`` as a PIL RGB image (``load_image``), or a ValueError naming ``name``."""
+    try:
+        return load_image(value)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None

@@ -159,6 +159,17 @@ def warn_if_photo_on_teaching_model(model: DiffusionModel, image, size: int) -> 
                       stacklevel=3)
 
 
+def attention_up_blocks(model: DiffusionModel) -> list:
+    """Indices of the up-blocks that have attention layers."""
+    return [i for i, b in enumerate(model.unet.up_blocks) if getattr(b, "attentions", None)]
+
+
+def default_reference_blocks(model: DiffusionModel) -> list:
+    """The last two up-blocks with attention (SD 1.5: up_blocks 2 and 3, i.e. its
+    transformer blocks 10-15 of 16, as DragDiffusion)."""
+    return attention_up_blocks(model)[-2:]
+
+
 def pick_dtype(dtype, device: torch.device) -> torch.dtype:
     if dtype != "auto":
         return getattr(torch, dtype) if isinstance(dtype, str) else dtype

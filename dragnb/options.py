@@ -12,8 +12,7 @@ from dataclasses import dataclass, fields
 
 from . import validate
 from .images import default_seam
-from .loading import DiffusionModel
-from .reference import default_reference_blocks
+from .loading import DiffusionModel, default_reference_blocks
 
 
 @dataclass

@@ -15,7 +15,7 @@ import torch
 
 from . import validate
 from .inversion import blend, ddim_step, predict
-from .loading import DiffusionModel
+from .loading import DiffusionModel, attention_up_blocks, default_reference_blocks
 from .progress import progress
 
 
@@ -75,17 +75,6 @@ class _Replay:
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kw):
         ref = self.tokens.get(self.name, hidden_states)
         return self.base(attn, hidden_states, ref, attention_mask, temb, **kw)
-
-
-def attention_up_blocks(model: DiffusionModel) -> list:
-    """Indices of the up-blocks that have attention layers."""
-    return [i for i, b in enumerate(model.unet.up_blocks) if getattr(b, "attentions", None)]
-
-
-def default_reference_blocks(model: DiffusionModel) -> list:
-    """The last two up-blocks with attention (SD 1.5: up_blocks 2 and 3, i.e. its
-    transformer blocks 10-15 of 16, as DragDiffusion)."""
-    return attention_up_blocks(model)[-2:]
 
 
 @contextmanager

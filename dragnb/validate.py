@@ -253,14 +253,6 @@ def latent(name: str, value, like):
     return value
 
 
-def image(name: str, value):
-    """``value`` as a PIL RGB image (``images.load_image``), a refusal naming ``name``."""
-    from .images import load_image
-
-    try:
-        return load_image(value)
-    except ValueError as e:
-        raise ValueError(f"{name}: {e}") from None
 
 
 def new_folder(name: str, value) -> Path:

@@ -119,3 +119,45 @@ def test_no_private_name_is_imported_from_another_module():
                 crossing += [f"{_name(path)}: {a.name} from {'.' * node.level}{node.module or ''}"
                              for a in node.names if a.name.startswith("_") and a.name != "__version__"]
     assert not crossing, crossing
+
+
+def _imports(path: Path) -> set:
+    """The dragnb modules ``path`` imports, at module level or inside a function."""
+    me = _name(path).split(".")
+    package = me if path.name == "__init__.py" else me[:-1]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            if module.split(".")[0] != "dragnb":
+                continue
+            for a in node.names:   # `from . import validate` names a module
+                full = f"{module}.{a.name}"
+                out.add(full if _is_module(full) else module)
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == "dragnb"}
+    return out - {_name(path)}
+
+
+def _is_module(dotted: str) -> bool:
+    return (ROOT.parent / (dotted.replace(".", "/") + ".py")).exists() or \
+        (ROOT.parent / dotted.replace(".", "/") / "__init__.py").exists()
+
+
+def test_imports_run_downward_and_in_no_circle():
+    """Nothing outside ui/ and bench/ imports them (the package's front door aside), ui does not import
+    bench, and no module imports one that imports it back, by any path."""
+    graph = {_name(p): _imports(p) for p in MODULES}
+    room = lambda m: m.split(".")[1] if m.count(".") >= 1 else ""   # noqa: E731
+    upward = [(m, i) for m, deps in graph.items() for i in deps if m != "dragnb"
+              and ((room(m) not in ("ui", "bench") and room(i) in ("ui", "bench"))
+                   or (room(m) == "ui" and room(i) == "bench"))]
+    assert not upward, upward
+    edges = {m: {i for i in deps if i in graph and not i.endswith("__init__") and i != "dragnb"}
+             for m, deps in graph.items() if m != "dragnb"}
+
+    def reaches(a, b, seen=()):
+        return any(n == b or (n not in seen and reaches(n, b, (*seen, n))) for n in edges.get(a, ()))
+    circles = sorted({tuple(sorted((a, b))) for a in edges for b in edges[a] if reaches(b, a)})
+    assert not circles, circles

@@ -8,7 +8,7 @@ from typing import get_args, get_type_hints
 from ..loading import SD21
 from ..options import DragOptions
 from . import cost, dragbench, regions, synthetic
-from .cases import SEED
+from ..teaching.cases import SEED
 from .regions import REGION_SEED
 
 def _kind(name: str) -> type:

@@ -7,7 +7,7 @@ from ..loading import load
 from ..metrics import psnr
 from ..session import drag
 from ..teaching.scenes import random_scene
-from .cases import SEED
+from ..teaching.cases import SEED
 
 # DragDiffusion's cost structure in dragnb: the original denoised beside the edit (its K/V recomputed),
 # the preservation target one full DDIM step ahead (full UNet passes); UNet weights frozen, as dragnb's are

@@ -4,7 +4,7 @@ similarity, on request) per category, pooled as DragDiffusion's evaluation scrip
 Resumable: a sample counts as done once its ``result.json`` exists and records the same settings
 (``made_by``: models, MD's DIFT, drag options, dragnb's version); one made otherwise stops the run
 with what differs, or is redone (``redo``). Shared among processes (``accelerate launch`` or
-``torchrun``: each takes every world-th sample). The file format is ``dragnb.bench.samples``; the
+``torchrun``: each takes every world-th sample). The file format is ``dragnb.samples``; the
 figures are ``dragnb.metrics``'.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..metrics import (MD_ENSEMBLE, MD_T, MD_UP_BLOCK, clip_network, clip_simila
                        lpips_network, pair_distances)
 from ..progress import progress as bar
 from ..session import drag
-from .samples import read_sample
+from ..samples import read_sample
 
 def find_samples(root) -> list:
     """Every sample folder under ``root``: [(category, name, folder)], sorted.

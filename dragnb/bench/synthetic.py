@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from ..loading import load
 from ..session import drag
-from .cases import SEED, Case, cut_and_paste, length, make_cases, score
+from ..teaching.cases import SEED, Case, cut_and_paste, length, make_cases, score
 
 ALONE = {"init": "inverted", "strength": 0.7}   # the optimisation alone, from DragDiffusion's start
 

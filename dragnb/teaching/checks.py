@@ -14,16 +14,15 @@ Prints, on scenes held apart from training (seeds >= 1_000_000):
   ``--write-defaults`` stores the best in the weights' ``dragnb.json``, which
   ``dragnb.load`` reads as the model's defaults.
 
-``--figures DIR`` also writes the model card's figures (loss curve, samples, reconstructions).
+The model card's figures (loss curve, samples, reconstructions) are drawn by
+``python -m dragnb.ui.teaching_figures DIR``.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -168,28 +167,12 @@ def sweep_context(model: DiffusionModel, pairs, t: int, up_block: int, weights=(
     return out
 
 
-def figures(model: DiffusionModel, folder: Path, samples, prompts, pairs, loss_csv: Path) -> None:
-    from ..ui.plots import image_grid, loss_curve
-
-    folder.mkdir(parents=True, exist_ok=True)
-    if loss_csv.exists():
-        with open(loss_csv) as f:
-            rows = list(csv.DictReader(f))
-        loss_curve({ph: [float(r["loss"]) for r in rows if r["phase"] == ph] for ph in ("vae", "unet")},
-                   title="teaching model training loss").savefig(folder / "teaching_loss.png", dpi=100)
-    image_grid(samples[:24], cols=8, titles=None, scale=2).savefig(folder / "teaching_samples.png", dpi=100)
-    flat = [im for pair in pairs[:8] for im in pair]
-    image_grid(flat, cols=8, titles=["scene", "reconstruction"] * 8, scale=2).savefig(
-        folder / "teaching_reconstructions.png", dpi=100)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="tiny")
     p.add_argument("--pairs", type=int, default=100)
     p.add_argument("--sweep", action="store_true")
     p.add_argument("--write-defaults", action="store_true")
-    p.add_argument("--figures", type=Path, default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     start = time.time()
@@ -206,10 +189,7 @@ def main(argv=None):
             extra.update(best)
             path.write_text(json.dumps(extra, indent=2) + "\n")
             print(f"wrote {path}")
-    s, ae = report(model, pairs, args.pairs)
-    if args.figures:
-        figures(model, args.figures, s["samples"], s["prompts"], ae["pairs"], TINY / "training.csv")
-        print(f"figures in {args.figures}")
+    report(model, pairs, args.pairs)
 
 
 def choose_dift_defaults(model, n_pairs: int) -> dict:
@@ -233,7 +213,7 @@ def choose_dift_defaults(model, n_pairs: int) -> dict:
 
 
 def report(model, pairs: list, n_pairs: int) -> tuple:
-    """Print every bar's figure; return the sample and autoencoder checks (the figures use them)."""
+    """Print every bar's figure; return the sample and autoencoder checks."""
     s = sample_check(model)
     print(f"samples: colour-histogram intersection with real scenes {s['samples_vs_real']:.3f} "
           f"(real vs real {s['real_vs_real']:.3f}, noise vs real {s['noise_vs_real']:.3f})")

@@ -90,7 +90,7 @@ def scene_case(scene, handle, target, size: int):
     """The bench case (``bench.edit_case``) of a drag to ``target`` from a draggable keypoint
     of a teaching-model scene within 4 pixels of ``handle``; None if there is none. A peak,
     a tree's top or a tail is reshaped; any other keypoint's object is moved whole."""
-    from ..bench.cases import edit_case
+    from ..teaching.cases import edit_case
 
     found = nearest_keypoint(scene, handle, size)
     if found is None:

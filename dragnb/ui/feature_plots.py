@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
-from ..images import load_image
+from ..images import as_image, load_image
 from .figures import HANDLE, TARGET, layer, new_figure, panels, show
 
 
@@ -41,8 +41,8 @@ def correspondence(src_image, dst_image, src_points, dst_points, title: str | No
     """Two images side by side with a line from each source point to its match."""
     src_points = validate.points("src_points", src_points)
     dst_points = validate.points("dst_points", dst_points, len(src_points))
-    a = np.asarray(validate.image("src_image", src_image))
-    b = np.asarray(validate.image("dst_image", dst_image))
+    a = np.asarray(as_image("src_image", src_image))
+    b = np.asarray(as_image("dst_image", dst_image))
     h = max(a.shape[0], b.shape[0])
     pad = lambda im: np.pad(im, ((0, h - im.shape[0]), (0, 0), (0, 0)), constant_values=255)
     both = np.concatenate([pad(a), np.full((h, max(2, a.shape[1] // 20), 3), 255, np.uint8), pad(b)], 1)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bench.samples import write_sample
+from ..samples import write_sample
 from .animation import drag_animation
 from .charts import Trace
 

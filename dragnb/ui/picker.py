@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from .. import validate
-from ..bench.samples import read_sample
+from ..samples import read_sample
 from .figures import HANDLE, TARGET
 from .picker_state import PickerState, enlarge
 

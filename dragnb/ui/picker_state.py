@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from .. import validate
-from ..bench.samples import write_sample
+from ..samples import write_sample
 from ..images import load_image
 
 MIN_SIDE, MAX_SIDE = 384, 640

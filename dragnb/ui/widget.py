@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw
 
-from ..bench.cases import picture_distance
+from ..teaching.cases import picture_distance
 from ..options import DragOptions
 from ..session import DragSession
 from .charts import Trace, chart_png, scene_case
