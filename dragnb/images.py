@@ -20,12 +20,15 @@ from . import validate
 
 
 def load_image(image) -> Image.Image:
-    """A PIL RGB image from a PIL image, a uint8 array (H, W, 3|4 or H, W) or a file path.
+    """A PIL RGB image from a PIL image, a uint8 array (H, W, 3|4 or H, W), a file path, or an open
+    binary file (``io.BytesIO``, an upload: what ``PIL.Image.open`` reads).
 
     RGBA is composited on white, grayscale and palette images are converted.
     Raises ``ValueError`` naming the problem for anything else.
     """
     if isinstance(image, (str, os.PathLike)):
+        image = _read_file(image)
+    elif hasattr(image, "read") and not isinstance(image, Image.Image):   # a file-like object
         image = _read_file(image)
     image = validate.untensor(image)
     if isinstance(image, np.ndarray):
@@ -46,14 +49,25 @@ def load_image(image) -> Image.Image:
 
 
 def _read_file(path) -> Image.Image:
-    """Open an image file; anything unreadable is a ValueError naming the file."""
+    """Open an image file (a path, or a file-like object read whole); anything unreadable is a
+    ValueError naming the file."""
+    import io
     import warnings
 
     from PIL import ImageOps
 
-    if not os.path.exists(path):
+    name = "the file object" if hasattr(path, "read") else str(path)
+    if hasattr(path, "read"):
+        try:
+            data = path.read()
+        except (OSError, ValueError) as e:   # closed, or opened for writing only
+            raise ValueError(f"the file object could not be read ({type(e).__name__}: {e})") from None
+        if not isinstance(data, bytes):
+            raise ValueError(f"the file object gave {type(data).__name__}, not bytes: open it in binary mode ('rb')")
+        path = io.BytesIO(data)
+    elif not os.path.exists(path):
         raise ValueError(f"image file not found: {path!s}")
-    if os.path.isdir(path):
+    elif os.path.isdir(path):
         raise ValueError(f"{path!s} is a folder, not an image file")
     try:
         with warnings.catch_warnings():
@@ -63,26 +77,26 @@ def _read_file(path) -> Image.Image:
             image = ImageOps.exif_transpose(opened)  # phone photos: upright as shown
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ValueError(f"{path!s} is too large to open safely ({e})") from None
+        raise ValueError(f"{name} is too large to open safely ({e})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:   # not an image, truncated, empty
-        raise ValueError(f"{path!s} is not a readable image ({type(e).__name__}: {e})") from None
+        raise ValueError(f"{name} is not a readable image ({type(e).__name__}: {e})") from None
     if png:
-        _check_png(path)
+        _check_png(path, name)
     return image
 
 
-def _check_png(path) -> None:
+def _check_png(path, name: str) -> None:
     """Refuse a PNG file any of whose chunks fails its CRC (Pillow checks only some)."""
     import struct
     import zlib
 
-    data = open(path, "rb").read()
+    data = path.getvalue() if hasattr(path, "getvalue") else open(path, "rb").read()
     at = 8   # after the signature
     while at + 12 <= len(data):
         n, kind = struct.unpack(">I4s", data[at:at + 8])
         end = at + 8 + n
         if end + 4 > len(data) or zlib.crc32(data[at + 4:end]) != struct.unpack(">I", data[end:end + 4])[0]:
-            raise ValueError(f"{path!s} is a corrupt PNG (chunk {kind.decode('latin-1')!r} fails its checksum)")
+            raise ValueError(f"{name} is a corrupt PNG (chunk {kind.decode('latin-1')!r} fails its checksum)")
         if kind == b"IEND":
             return
         at = end + 4

@@ -94,6 +94,13 @@ class DragOptions:
         out.size = model.native_size if out.size is None else out.size
         if out.seam is None and image_size is not None:
             out.seam = default_seam(image_size)
+        if image_size is not None:   # a radius or tolerance beyond the image asks for nothing a drag can do
+            side = max(image_size)
+            for name in ("r_m", "r_p", "tolerance", "seam"):
+                value = getattr(out, name)
+                if value is not None and value > side:
+                    raise ValueError(f"{name} = {value:g} image pixels is larger than the image ({side} px on its "
+                                     f"long side): distances are in image pixels")
         return out
 
     def check(self, model: DiffusionModel) -> None:

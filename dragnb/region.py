@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import heapq
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
 from . import validate
@@ -242,6 +243,9 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
         threshold = validate.number("threshold", threshold, float, -1, 1)
     if features is not None:
         check_features("features", features)
+        if image is not None and not _same_image(load_image(image), features.image):
+            raise ValueError(f"features were computed for another image ({features.image.size[0]}x"
+                             f"{features.image.size[1]}) than the one given: pass that image, or no features")
     if features is None:
         if model is None:
             raise ValueError("find_region needs a model or precomputed features")
@@ -254,6 +258,10 @@ def region_steps(model: DiffusionModel | None, image, handle, threshold="auto", 
         return _merged_region(pieces or image_pieces(features), points, sims,
                               MERGE_AUTO if threshold == "auto" else threshold, grow, fill_holes)
     return _thresholded_region(features, points, sims, threshold, grow, smooth, eps, fill_holes)
+
+
+def _same_image(a: Image.Image, b: Image.Image) -> bool:
+    return a.size == b.size and np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB")))
 
 
 def _thresholded_region(features: Features, points: np.ndarray, sims: list, threshold, grow: int, smooth: float,

@@ -291,3 +291,8 @@ def test_tolerance_and_radii_are_image_pixels_whatever_the_working_size(tiny_sd,
     assert cells[32] == (1.5, 1, 3) and cells[64] == (3.0, 2, 6)
     assert dragnb.DragOptions(r_m=0.4).on_grid(2.0)["r_m"] == 1   # a positive radius is at least one cell
     assert dragnb.DragOptions(r_m=0.0).on_grid(2.0)["r_m"] == 0
+
+
+def test_a_radius_larger_than_the_image_is_refused_before_any_work(tiny_sd, scene_image):
+    with pytest.raises(ValueError, match="r_m = 1000 image pixels is larger than the image"):
+        dragnb.drag(tiny_sd, scene_image, [(10, 10)], [(14, 10)], r_m=1000)

@@ -94,3 +94,20 @@ def test_bad_points_raise_value_errors(points, words):
 def test_one_point_or_many():
     assert validate.image_points((3, 4), (10, 10)).shape == (1, 2)
     assert validate.image_points([(3, 4), (5, 6)], (10, 10)).shape == (2, 2)
+
+
+def test_an_open_binary_file_is_read_like_a_path_and_a_text_one_refused():
+    import io
+
+    from PIL import Image
+
+    import dragnb
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((9, 7, 3), 120, np.uint8)).save(buf, "PNG")
+    buf.seek(0)
+    assert dragnb.load_image(buf).size == (7, 9)
+    with pytest.raises(ValueError, match="binary mode"):
+        dragnb.load_image(io.StringIO("not an image"))
+    with pytest.raises(ValueError, match="the file object is not a readable image"):
+        dragnb.load_image(io.BytesIO(b"junk"))

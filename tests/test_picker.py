@@ -175,3 +175,18 @@ def test_the_status_line_says_whether_a_mask_is_painted_in_image_pixels():
     m[2:5, 3:7] = True
     p.mask = m
     assert "mask: 12 image pixels painted" in p.status() and "30x20 pixels" in p.status()
+
+
+def test_the_pickers_prompt_takes_none_and_its_targets_never_outnumber_handles(scene_image):
+    p = dragnb.PointPicker(scene_image)
+    p.prompt = None
+    assert p.prompt == ""
+    with pytest.raises(ValueError, match="a string"):
+        p.prompt = 3
+    p.handles = [(1, 1)]
+    with pytest.raises(ValueError, match="2 target"):
+        p.targets = [(2, 2), (3, 3)]
+    assert p.targets == [] and p.handles == [(1.0, 1.0)]
+    p.targets = [(2, 2)]
+    with pytest.raises(ValueError, match="set the targets first"):
+        p.handles = []

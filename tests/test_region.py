@@ -167,3 +167,12 @@ def test_slivers_and_small_pieces_join_their_most_alike_neighbour_first():
     assert g[1] == g[2] != g[0]
     small = merge_order(np.array([[0] * 8 + [1] * 8 + [2] * 2] * 4), sums, small=10)   # piece 2: 8 px
     assert small[0][0] == 1.0 and 2 in small[0][1:]
+
+
+def test_features_of_another_image_are_refused(tiny_sd, scene_image):
+    feats = dragnb.dift_features(tiny_sd, scene_image)
+    other = scene_image.copy()
+    other[0, 0] = 0
+    with pytest.raises(ValueError, match="features were computed for another image"):
+        dragnb.find_region(tiny_sd, other, (15, 13), features=feats)
+    assert dragnb.find_region(None, scene_image, (15, 13), features=feats).any()

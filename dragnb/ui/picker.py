@@ -58,10 +58,17 @@ class PointPicker:
             return list(getattr(self.state, kind + "s"))
 
         def put(self, pts):
+            pts = self.state.valid_points(pts, kind)
+            n_handles = len(pts) if kind == "handle" else len(self.state.handles)
+            n_targets = len(pts) if kind == "target" else len(self.state.targets)
+            if n_targets > n_handles:   # a handle may wait for its target, never the other way round
+                raise ValueError(f"that leaves {n_targets} target(s) for {n_handles} handle(s): every target needs "
+                                 f"its handle (set the targets first when there are to be fewer handles)")
             self.state.checkpoint()
-            setattr(self.state, kind + "s", self.state.valid_points(pts, kind))
+            setattr(self.state, kind + "s", pts)
             self.redraw()
-        return property(get, put, doc=f"The {kind} points, (x, y) image pixels; setting them checks them and redraws.")
+        return property(get, put, doc=f"The {kind} points, (x, y) image pixels; setting them checks them (no more "
+                                      f"targets than handles) and redraws.")
 
     handles = _points("handle")
     targets = _points("target")
@@ -83,6 +90,7 @@ class PointPicker:
 
     @prompt.setter
     def prompt(self, text: str):
+        text = validate.text("prompt", text)   # None: no prompt
         self.state.prompt = text
         self._prompt.value = text
 
