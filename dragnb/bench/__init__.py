@@ -13,5 +13,6 @@ The names most used from a notebook are here too: ``dragnb.bench.edit_case``,
 ``dragnb.bench.watch``, ``dragnb.bench.picture_distance``, ``dragnb.bench.make_cases``.
 """
 from ..teaching.cases import Case, Seen, edit_case, make_cases, picture_distance, watch
+from . import cases, samples   # noqa: F401  the former homes, still reachable as dragnb.bench.cases / .samples
 
 __all__ = ["Case", "Seen", "edit_case", "make_cases", "picture_distance", "watch"]
