@@ -65,7 +65,8 @@ def dift_map(model: DiffusionModel, image: Image.Image, **dift) -> torch.Tensor:
     return f.fmap[:, :max(1, round(h * ch / mh)), :max(1, round(w * cw / mw))][None].float()
 
 
-def _featurizer(model, prompt, t, up_block, ensemble, size):
+def _featurizer(model, prompt: str = "", t: int | None = MD_T, up_block: int | None = MD_UP_BLOCK,
+                ensemble: int = MD_ENSEMBLE, size: int | None = None):
     kw = dict(prompt=prompt, t=t, up_block=up_block, ensemble=ensemble, size=size)
     if t is not None or up_block is not None:   # published DIFT: no centring, no context block
         kw.update(center=False, context_weight=0.0)
@@ -78,9 +79,19 @@ def match_reference(src: torch.Tensor, dst: torch.Tensor, size: tuple, handles) 
     src, dst: (1, C, h, w) feature maps of the original and the edit; size: the original's (W, H).
     Both maps are upsampled to (H, W) bilinearly, the handle's vector read at its integer (row, col).
     """
+    up_src = _upsampled(src, size)
+    return _matches(up_src, up_src if dst is src else _upsampled(dst, size), handles)
+
+
+def _upsampled(fmap: torch.Tensor, size: tuple) -> torch.Tensor:
+    """A (1, C, h, w) map bilinearly upsampled to the image's (W, H) ``size``: (1, C, H, W)."""
     w, h = size
-    up_src = F.interpolate(src, (h, w), mode="bilinear")
-    up_dst = F.interpolate(dst, (h, w), mode="bilinear")
+    return F.interpolate(fmap, (h, w), mode="bilinear")
+
+
+def _matches(up_src: torch.Tensor, up_dst: torch.Tensor, handles) -> np.ndarray:
+    """``match_reference`` on maps already upsampled to the image: (N, 2) (x, y) pixels."""
+    _, _, h, w = up_src.shape
     out = []
     for x, y in np.asarray(handles):
         r, c = min(max(int(round(y)), 0), h - 1), min(max(int(round(x)), 0), w - 1)
@@ -113,12 +124,11 @@ def pair_distances(model: DiffusionModel, original, edited, handles, targets, pr
     a pair of (N,) arrays."""
     original, edited = _reference_size(original, edited)
     handles, targets = validate.pairs(handles, targets, original.size)
-    feats = _featurizer(check_model(model), prompt, **{**dict(t=MD_T, up_block=MD_UP_BLOCK,
-                                                               ensemble=MD_ENSEMBLE, size=None), **dift})
-    src = feats(original)
+    feats = _featurizer(check_model(model), prompt, **dift)
+    up_src = _upsampled(feats(original), original.size)   # once, for the edit and for doing nothing
     rounded = np.round(np.asarray(targets, np.float64))   # the scripts' integer (row, col)
-    far = [np.linalg.norm(match_reference(src, dst, original.size, handles) - rounded, axis=1)
-           for dst in ([feats(edited), src] if nothing else [feats(edited)])]
+    far = [np.linalg.norm(_matches(up_src, up_dst, handles) - rounded, axis=1)
+           for up_dst in [_upsampled(feats(edited), original.size), *([up_src] if nothing else [])]]
     return tuple(far) if nothing else far[0]
 
 

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,7 @@ def run_sample(model, folder, out_dir, md_model=None, md_kw=None, fidelity_net=N
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             r = drag(model, s.image, s.handles, s.targets, mask=mask, prompt=s.prompt, **options)
-        said = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
+        said = _user_warnings(caught)
         if said:
             rec["warnings"] = said
         r.image.save(out_dir / "edited.png")
@@ -101,6 +102,11 @@ def run_sample(model, folder, out_dir, md_model=None, md_kw=None, fidelity_net=N
     tmp.write_text(json.dumps(rec, indent=1))
     tmp.replace(out_dir / "result.json")   # a sample counts as done only once this exists
     return rec
+
+
+def _user_warnings(caught) -> list:
+    """The distinct messages of the caught ``UserWarning``s (a photo on the teaching model), in order."""
+    return list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
 
 
 def _read(path: Path) -> dict:
@@ -194,10 +200,7 @@ def results_table(out) -> str:
         ones = [f"{1.0:8.3f}" if any(k in r for r in every) else "       -" for k in ("if", "clip")]
         lines.append(f"{'doing nothing (all)':26s} {'':7s} {'':6s} {len(nothing):6d} {np.mean(nothing):8.2f} "
                      + " ".join(ones))
-    settings = {}
-    for r in every:
-        key = json.dumps(r.get("made_by"), sort_keys=True)
-        settings[key] = settings.get(key, 0) + 1
+    settings = Counter(json.dumps(r.get("made_by"), sort_keys=True) for r in every)
     lines += [_made_by_line(json.loads(key), n) for key, n in settings.items()]
     return "\n".join(lines)
 
@@ -233,7 +236,7 @@ def dragbench_main(args, options: dict) -> None:
         warnings.simplefilter("always")
         run_benchmark(model, args.dir, args.out, md_model, md_kw, net, rank, world, clip_net=clip_net,
                       redo=args.redo, **options)
-    for said in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+    for said in _user_warnings(caught):
         print(f"warning: {said}", file=sys.stderr)
     wait()
     if rank == 0:
