@@ -67,6 +67,8 @@ class DragOptions:
                                  # inversion of the image warped along the drags ("warp", FastDrag-style,
                                  # see warp.py)
     preview_every: int = 0       # decode a preview every k steps (0: never)
+    mechanism: bool = False      # record each step's mechanism (``optimisation.Mechanism``): the tracking
+                                 # windows, the motion patches and the latent's change (dragnb)
     size: int | None = None      # the long side the drag works at, pixels; None: the model's native size
                                  # (SD 1.5: 512, as DragDiffusion; smaller is faster on a CPU, and coarser)
 
@@ -151,8 +153,8 @@ class DragOptions:
 CHOICES = {"init": ("inverted", "warp"), "supervise": ("step", "original"),
            "reference_source": ("recompute", "inversion"), "reference_store": ("device", "cpu"),
            "preserve": ("step", "latent"), "lora": (True, False), "blend": (True, False),
-           "paste_back": (True, False)}   # the values each of these DragOptions fields accepts
+           "paste_back": (True, False), "mechanism": (True, False)}   # the values each of these DragOptions fields accepts
 SOURCES = {"reference_source": "dragnb", "reference_store": "dragnb", "blend": "dragnb", "paste_back": "dragnb",
-           "seam": "dragnb", "preview_every": "dragnb", "lora": "dragnb: on where the model runs on CUDA",
+           "seam": "dragnb", "preview_every": "dragnb", "mechanism": "dragnb", "lora": "dragnb: on where the model runs on CUDA",
            "size": "the model's native size", "drag_per_denoise": "GoodDrag (Zhang et al. 2024): 0 = off",
            "drag_levels": "GoodDrag (Zhang et al. 2024)"}   # fields whose default is not DragDiffusion's
