@@ -69,10 +69,9 @@ def motion_loss(feats: torch.Tensor, handles: torch.Tensor, targets: torch.Tenso
     """
     loss = feats.new_zeros(())
     off = _patch(r_m).to(feats.device)
-    for i, (h, t, a) in enumerate(zip(handles, targets, active)):
+    for i, (h, d, a) in enumerate(zip(handles, pulls(handles, targets, active), active)):
         if not a:
             continue
-        d = (t - h) / (t - h).norm().clamp_min(1e-6)
         here = sample(feats, (h + off).cpu().numpy()).detach() if anchors is None else anchors[i]
         moved = sample(feats, (h + d + off).cpu().numpy())
         loss = loss + (moved - here).abs().mean(1).sum()
@@ -80,22 +79,46 @@ def motion_loss(feats: torch.Tensor, handles: torch.Tensor, targets: torch.Tenso
 
 
 @torch.no_grad()
+def windows(feats: torch.Tensor, originals: torch.Tensor, handles: torch.Tensor, r_p: int) -> list:
+    """What point tracking compares: per handle, the L1 distance of each cell's feature to the
+    handle's original one, over the window of cells within ``r_p`` of where the handle is.
+
+    feats (C, h, w); originals (N, C); handles (N, 2) cells. Returns [(distances (rows, cols), (x, y)
+    of the window's top-left cell)], one per handle; a window is cut off at the grid's edge.
+    """
+    c, h, w = feats.shape
+    out = []
+    for p, f0 in zip(handles, originals):
+        x0, y0 = int(np.floor(float(p[0]) + 0.5)), int(np.floor(float(p[1]) + 0.5))
+        xa, xb = max(0, x0 - r_p), min(w, x0 + r_p + 1)
+        ya, yb = max(0, y0 - r_p), min(h, y0 + r_p + 1)
+        out.append(((feats[:, ya:yb, xa:xb] - f0[:, None, None]).abs().sum(0), (xa, ya)))
+    return out
+
+
+def nearest(seen: list, handles: torch.Tensor) -> torch.Tensor:
+    """Each window's nearest cell (``windows``' output): new handles (N, 2) cells."""
+    out = handles.clone()
+    for i, (dist, (xa, ya)) in enumerate(seen):
+        k = int(torch.argmin(dist))
+        out[i, 0] = xa + k % dist.shape[1]
+        out[i, 1] = ya + k // dist.shape[1]
+    return out
+
+
 def track(feats: torch.Tensor, originals: torch.Tensor, handles: torch.Tensor, r_p: int) -> torch.Tensor:
     """Move each handle to the cell within ``r_p`` whose feature is nearest (L1) to its original one.
 
     feats (C, h, w); originals (N, C); handles (N, 2) cells. Returns new handles (N, 2).
     """
-    c, h, w = feats.shape
-    out = handles.clone()
-    for i, (p, f0) in enumerate(zip(handles, originals)):
-        x0, y0 = int(np.floor(float(p[0]) + 0.5)), int(np.floor(float(p[1]) + 0.5))
-        xa, xb = max(0, x0 - r_p), min(w, x0 + r_p + 1)
-        ya, yb = max(0, y0 - r_p), min(h, y0 + r_p + 1)
-        dist = (feats[:, ya:yb, xa:xb] - f0[:, None, None]).abs().sum(0)
-        k = int(torch.argmin(dist))
-        out[i, 0] = xa + k % (xb - xa)
-        out[i, 1] = ya + k // (xb - xa)
-    return out
+    return nearest(windows(feats, originals, handles, r_p), handles)
+
+
+def pulls(handles: torch.Tensor, targets: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """The unit step d = (target - h) / |target - h| that motion supervision pulls each patch by:
+    (N, 2) cells, 0 for a handle that has arrived (not pulled)."""
+    d = (targets - handles) / (targets - handles).norm(dim=1, keepdim=True).clamp_min(1e-6)
+    return d * active[:, None].float()
 
 
 def preservation_loss(z: torch.Tensor, z_ref: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -134,6 +157,32 @@ class Problem:
 
 
 @dataclass
+class Mechanism:
+    """How one step worked (``DragOptions(mechanism=True)``), per handle i, in cells of the
+    feature grid (``Problem.grid``) except ``change``, in cells of the latent.
+
+    Point tracking looked in a window of cells around ``before[i]`` for the feature nearest
+    the handle's original one and put the handle at ``found[i]``; motion supervision then
+    pulled the (2 r_m + 1)^2 patch around ``found[i]`` towards its copy shifted by
+    ``pulls[i]``; the Adam step changed the latent by ``change`` (``so_far``: the net change
+    since the start). Size: each change map is (h/8) x (w/8) floats for an h x w image on
+    Stable Diffusion (64 x 64, 16 KiB, at 512 px), a window (2 r_p + 1)^2 floats
+    (DragDiffusion's r_p = 3 cells: 49): about 33 KiB a step.
+    """
+
+    windows: list               # [(rows, cols) float32] L1 distance of each window cell's feature to the original's
+    corners: np.ndarray         # (N, 2) [x, y] of each window's top-left cell
+    before: np.ndarray          # (N, 2) where the handle was when the step began (the window's centre)
+    found: np.ndarray           # (N, 2) where tracking put it (the window's nearest cell; at step 0, the start)
+    pulls: np.ndarray           # (N, 2) the unit step the patch is pulled by; 0: arrived, not pulled
+    r_m: int                    # motion-supervision patch radius, cells
+    change: np.ndarray | None   # (h, w) latent cells: |z after - z before|, L2 over channels; None: no update
+    so_far: np.ndarray | None   # (h, w) latent cells: |z after - z at the start|, the net change since the
+                                # optimisation started at this timestep (L2 over channels)
+    tracked: bool               # tracking ran (step 0 and a warp start's first step know the handle)
+
+
+@dataclass
 class OptStep:
     """What ``optimise`` yields after each step: a plain record a loop can read."""
 
@@ -144,6 +193,7 @@ class OptStep:
     level: int                 # the timestep index the latent sits at
     done: bool = False         # every handle arrived (no update made this step)
     final: bool = False        # the step budget is spent; ``handles`` tracked on the last latent
+    mechanism: Mechanism | None = None   # how the step worked (``DragOptions.mechanism``)
 
 
 def drag_level(step: int, options: DragOptions, n_levels: int) -> int:
@@ -187,6 +237,7 @@ def optimise(model: DiffusionModel, prob: Problem, options: DragOptions):
     n_levels = len(prob.timesteps)
     start = prob.z_t if prob.z_start is None else prob.z_start
     z = start.detach().float().clone().requires_grad_(True)
+    seen = _Recorder(options.mechanism, z)
     level = prob.level
     cuda = model.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if cuda and model.dtype == torch.float16 else None
@@ -203,34 +254,75 @@ def optimise(model: DiffusionModel, prob: Problem, options: DragOptions):
         if want > level:
             z = denoise_step(model, prob, z.detach(), ctx.t, prob.originals[want]).requires_grad_(True)
             level, ctx = want, _Level(model, prob, options, want, full)
+            seen.restart(z)
             adam = torch.optim.Adam([z], lr=options.lr)
         if first is not None:
             (feats, out), first = first, None
         else:
             with autocast():
                 feats, out = unet_features(model, z, ctx.t, prob.emb, options.up_block, prob.grid, full)
-        if step > 0 or not torch.equal(handles, prob.handles):  # the start is known exactly
-            handles = track(feats.detach(), ctx.tracked, handles, prob.r_p)
-        dist = (handles - prob.targets).norm(dim=1)
-        active = dist > prob.tolerance
+        tracked = step > 0 or not torch.equal(handles, prob.handles)   # else the start is known exactly
+        handles = seen.track(feats.detach(), ctx.tracked, handles, prob.r_p, tracked)
+        active = (handles - prob.targets).norm(dim=1) > prob.tolerance
         if not active.any():
             yield OptStep(step, handles.clone(), {"motion": 0.0, "preserve": 0.0}, z.detach().clone(), level,
-                          done=True)
+                          done=True, mechanism=seen.record(None, prob, active))
             return
         anchors = ctx.patches if options.supervise == "original" else None
         lm = motion_loss(feats, handles, prob.targets, prob.r_m, active, anchors)
         moved = ddim_step(prob.scheduler, out, ctx.t, z)[0].float() if full else z
         lp = preservation_loss(moved, ctx.ref, prob.keep)
         loss = lm + options.lam * lp
+        z_before = seen.keep(z)
         optimizer_step(loss, adam, scaler)
         yield OptStep(step, handles.clone(), {"motion": float(lm.detach()), "preserve": float(lp.detach())},
-                      z.detach().clone(), level)
+                      z.detach().clone(), level, mechanism=seen.record((z_before, z), prob, active))
     with torch.no_grad(), autocast():
         feats, _ = unet_features(model, z, ctx.t, prob.emb, options.up_block, prob.grid, False)
     handles = track(feats, ctx.tracked, handles, prob.r_p)
     arrived = bool(((handles - prob.targets).norm(dim=1) <= prob.tolerance).all())
     yield OptStep(int(options.max_iters), handles.clone(), {"motion": 0.0, "preserve": 0.0}, z.detach().clone(),
                   level, done=arrived, final=True)
+
+
+class _Recorder:
+    """Point tracking, keeping what ``Mechanism`` needs of each step when asked (``on``); else
+    tracking alone, and nothing kept."""
+
+    def __init__(self, on: bool, z: torch.Tensor):
+        self.on = on
+        self.restart(z)
+
+    def restart(self, z: torch.Tensor) -> None:
+        """The net change is measured from ``z`` (1, c, h, w) on (the start, or a new timestep)."""
+        self.origin = z.detach().float().clone() if self.on else None
+
+    def track(self, feats, originals, handles, r_p: int, tracked: bool) -> torch.Tensor:
+        """``track``'s new handles (N, 2), or ``handles`` themselves where not ``tracked``."""
+        self.before, self.seen, self.tracked = handles, None, tracked
+        if tracked or self.on:
+            self.seen = windows(feats, originals, handles, r_p)
+        self.found = nearest(self.seen, handles) if tracked else handles
+        return self.found
+
+    def keep(self, z: torch.Tensor):
+        """The latent before the update (when on)."""
+        return z.detach().clone() if self.on else None
+
+    def record(self, update, prob: Problem, active: torch.Tensor) -> Mechanism | None:
+        """The step's ``Mechanism`` (None when off): ``update`` is (latent before, after) or None."""
+        if not self.on:
+            return None
+
+        def cpu(x):
+            return x.detach().float().cpu().numpy()
+
+        change = so_far = None
+        if update is not None:
+            change, so_far = (cpu((update[1].detach() - x).norm(dim=1)[0]) for x in (update[0], self.origin))
+        corners = np.array([c for _, c in self.seen], dtype=np.int64).reshape(-1, 2)
+        return Mechanism([cpu(d) for d, _ in self.seen], corners, cpu(self.before), cpu(self.found),
+                         cpu(pulls(self.found, prob.targets, active)), prob.r_m, change, so_far, self.tracked)
 
 
 @torch.no_grad()

@@ -38,6 +38,47 @@ from .warp import warped_image
 
 
 @dataclass
+class StepMechanism:
+    """How one step worked, in the user's image pixels (``optimisation.Mechanism``, converted).
+
+    Per handle i: point tracking searched the window ``boxes[i]`` around ``before[i]`` and
+    chose its nearest cell ``found[i]`` (``windows[i]``: each cell's L1 feature distance to
+    the handle's original feature); motion supervision pulled the square patch of half side
+    ``patch`` around ``found[i]`` towards its copy shifted by ``pulls[i]``; the update changed
+    the latent by ``change`` (one value per latent cell, over ``change_box``; ``so_far``: the
+    net change since the optimisation started).
+    """
+
+    windows: list              # [(rows, cols)] L1 feature distances, one per handle
+    boxes: np.ndarray          # (N, 4) each window's left, top, right, bottom (cell edges), image pixels
+    before: np.ndarray         # (N, 2) where the handle was when the step began
+    found: np.ndarray          # (N, 2) where tracking put it
+    pulls: np.ndarray          # (N, 2) the patch's pull (one feature cell long; 0 once arrived), image pixels
+    patch: float               # the patch's half side, (r_m + 1/2) feature cells, in image pixels
+    change: np.ndarray | None  # (h, w) latent cells: how much the step's update changed each; None: no update
+    so_far: np.ndarray | None  # (h, w) latent cells: the net change since the optimisation started
+    change_box: tuple          # (left, top, right, bottom) of ``change`` over the image, image pixels
+    cell: float                # image pixels per feature cell
+    latent_cell: float         # image pixels per latent cell
+    tracked: bool              # tracking ran this step (not at the start, where the handle is known)
+
+    @classmethod
+    def from_cells(cls, m, geo, grid: tuple, latent_grid: tuple) -> "StepMechanism":
+        """``m`` (an ``optimisation.Mechanism``) on the feature grid ``grid`` and the latent grid
+        ``latent_grid`` (each (w, h)) of the image whose ``Geometry`` is ``geo``."""
+        cell = geo.cell_size(grid)
+        sizes = np.array([d.shape[::-1] for d in m.windows], float).reshape(-1, 2)
+        first = geo.from_grid(m.corners - 0.5, grid) if len(sizes) else np.zeros((0, 2))
+        last = geo.from_grid(m.corners + sizes - 0.5, grid) if len(sizes) else np.zeros((0, 2))
+        lw, lh = latent_grid
+        box = tuple(geo.from_grid([[-0.5, -0.5]], latent_grid)[0]) + tuple(geo.from_grid([[lw - 0.5, lh - 0.5]],
+                                                                                          latent_grid)[0])
+        return cls(list(m.windows), np.concatenate([first, last], 1), geo.from_grid(m.before, grid),
+                   geo.from_grid(m.found, grid), m.pulls * cell, (m.r_m + 0.5) * cell, m.change, m.so_far,
+                   (box[0], box[1], box[2], box[3]), cell, geo.cell_size(latent_grid), m.tracked)
+
+
+@dataclass
 class DragStep:
     """One optimisation step: where the handles are (image pixels) and the losses."""
 
@@ -47,6 +88,7 @@ class DragStep:
     losses: dict                 # {"motion": float, "preserve": float}
     preview: Image.Image | None = None
     level: int = 0               # the DDIM timestep index of the latent (> 0 once AlDD has denoised)
+    mechanism: StepMechanism | None = None   # how the step worked (``DragOptions(mechanism=True)``)
 
 
 @dataclass
@@ -75,6 +117,12 @@ class DragResult:
     def distance(self) -> float:
         """The largest distance, in image pixels, from where tracking last found a handle to its target."""
         return float(np.linalg.norm(self.handles - self.targets, axis=1).max())
+
+    def change_near(self, radius: float | None = None, net: bool = True) -> float:
+        """The share of the latent's change in latent cells whose centre lies within ``radius`` image
+        pixels (default: each pair's drag length) of a handle's start; the change is the net one
+        after the last step (``net``) or the steps' own changes summed. Needs ``mechanism=True``."""
+        return change_near(self.history, self.start, self.targets, radius, net)
 
 
 class DragSession:
@@ -218,7 +266,9 @@ class DragSession:
                 preview = None
                 if o.preview_every and item.step % o.preview_every == 0:
                     preview = self._timed("previews", self.preview, item.latent)
-                state = DragStep(item.step, handles, dist, item.losses, preview, item.level)
+                seen = None if item.mechanism is None else StepMechanism.from_cells(
+                    item.mechanism, geo, prob.grid, tuple(prob.z_t.shape[-1:-3:-1]))
+                state = DragStep(item.step, handles, dist, item.losses, preview, item.level, seen)
                 self.history.append(state)
                 yield state
 
@@ -278,6 +328,26 @@ class DragSession:
                                   self.mask, list(self.history), spent.timings, self.options, self._arrived,
                                   self.lora_losses, spent.passes, spent.peak_gb)
         return self._result
+
+
+def change_near(history: list, start: np.ndarray, targets: np.ndarray, radius: float | None = None,
+                net: bool = True) -> float:
+    """``DragResult.change_near`` for ``history`` ([DragStep] recorded with ``mechanism``) and the
+    pairs' ``start`` and ``targets`` (N, 2) image pixels."""
+    seen = [s.mechanism for s in history if s.mechanism is not None and s.mechanism.change is not None]
+    if not seen:
+        raise ValueError("no step recorded its mechanism (drag with mechanism=True), or none changed the latent")
+    total = seen[-1].so_far if net else np.sum([m.change for m in seen], axis=0)
+    h, w = total.shape
+    left, top, right, bottom = seen[0].change_box
+    xs = left + (np.arange(w) + 0.5) * (right - left) / w
+    ys = top + (np.arange(h) + 0.5) * (bottom - top) / h
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    lengths = np.linalg.norm(np.asarray(targets) - np.asarray(start), axis=1)
+    near = np.zeros((h, w), bool)
+    for (x, y), n in zip(np.asarray(start), lengths):
+        near |= np.hypot(xx - x, yy - y) <= (n if radius is None else radius)
+    return float(total[near].sum() / max(total.sum(), 1e-12))
 
 
 def drag(model: DiffusionModel, image, handles, targets, mask=None, prompt: str = "", seed: int = 0,

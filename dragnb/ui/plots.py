@@ -5,7 +5,8 @@ interpolation, so they stay crisp when shown large.
 
 Every function returns its figure, shown once in a notebook (``figures``). The pictures of the
 features and the region (heatmaps, correspondences, the sweep over DIFT's timestep, masks) are drawn
-by ``feature_plots``, the drag's animation (``drag_animation``, ``save_animation``) by ``animation``;
+by ``feature_plots``, the optimisation's mechanism (``mechanism``, ``mechanism_strip``) by
+``mechanism_plots``, the drag's animation (``drag_animation``, ``save_animation``) by ``animation``;
 all are named here.
 """
 from __future__ import annotations
@@ -18,9 +19,11 @@ from ..images import load_image
 from .animation import drag_animation, save_animation
 from .feature_plots import correspondence, dift_sweep, heatmap, heatmaps, mask_overlay, pca, region
 from .figures import HANDLE, PATH, PATH_DARK, TARGET, check_result, check_steps, new_figure, panels, show
+from .mechanism_plots import mechanism, mechanism_strip
 
 __all__ = ["before_after", "correspondence", "costs", "dift_sweep", "drag_animation", "drag_arrows", "drag_losses",
-           "gallery", "heatmap", "heatmaps", "image_grid", "loss_curve", "mask_overlay", "pca", "region",
+           "gallery", "heatmap", "heatmaps", "image_grid", "loss_curve", "mask_overlay", "mechanism", "mechanism_strip",
+           "pca", "region",
            "save_animation", "teaser", "trajectory", "two_distances", "variants"]
 
 
