@@ -3,9 +3,10 @@
 ``drive(page, root)`` is one visit, shared with ``tests/test_browser.py``: on the notebook
 ``notebook(root)`` writes (a ``DragWidget`` on the teaching model, raising a peak with
 DragDiffusion's loop, ``max_iters=200``), it presses **Drag**, runs another cell while the
-drag runs, presses **Stop** once the step ``stop_after`` shows, opens the settings, sets
-``lam`` and ``max_iters``, drags again, compares drag 1 with drag 2 in the history and
-steps back; then a last cell writes what the kernel holds to ``root/state.json``.
+drag runs and sees the step view follow the drag, presses **Stop** once the step
+``stop_after`` shows, opens the settings, sets ``lam`` and ``max_iters``, drags again,
+compares drag 1 with drag 2 in the history, steps back and types a step into *view step*;
+then a last cell writes what the kernel holds to ``root/state.json``.
 
 Run as a script, it does this in JupyterLab on loopback (``jupyter_loopback.py``) with
 Debian's Chromium and saves the widget mid-run and after the two drags into
@@ -39,7 +40,9 @@ json.dump({"running": widget.running, "steps": len(widget.session.history)}, ope
                       "max_iters": e.result.options.max_iters} for e in widget.history],
            "handles": widget.picker.handles, "start": widget.history[-1].result.start.tolist(),
            "shown": list(widget.panel.shown()), "error": repr(widget.error),
-           "disabled": [widget.button.disabled, widget.stop_button.disabled]}, open("state.json", "w"))"""]
+           "disabled": [widget.button.disabled, widget.stop_button.disabled],
+           "viewed": [widget._number(widget.viewed[0]), widget.viewed[1], len(widget.mechanism.value)]},
+          open("state.json", "w"))"""]
 
 
 def notebook(root: Path) -> Path:
@@ -111,6 +114,7 @@ def drive(page, root: Path, stop_after: int = 2, shots: Path | None = None, app:
     _wait_step(output, 0)
     run(1)                    # the kernel answers a cell while the drag runs
     alive = _wait_file(root / "alive.json", 60)
+    output.get_by_text("the drag under way, step", exact=False).wait_for(timeout=60_000)   # the step view follows
     if shots:
         _wait_step(output, stop_after - 1)
         time.sleep(0.6)                   # the chart's next redraw
@@ -131,6 +135,9 @@ def drive(page, root: Path, stop_after: int = 2, shots: Path | None = None, app:
     if shots:
         output.screenshot(path=str(shots / "widget-two-drags.png"))
     _button(output, "step back").click()
+    time.sleep(0.5)
+    _field(page, output, "view step", "1")    # drag 1's step 1, in the step view
+    output.get_by_text("drag 1, step 1:", exact=False).wait_for(timeout=60_000)
     time.sleep(0.5)
     run(2)
     state = _wait_file(root / "state.json", 60)

@@ -5,9 +5,10 @@ Debian's Chromium, Playwright.
 
 Clicks and a brush stroke on the canvas, then the kernel writes what the picker holds;
 the test checks it against where it clicked, in the original image's pixels (the image
-is shown scaled). The drag widget: Drag, a cell run while it drags, Stop, a setting
-changed, a second drag, the history (``scripts/widget_screenshots.py``'s ``drive``). The server is ``scripts/jupyter_loopback.py``'s. Skipped where Chromium or
-Playwright is missing; ``.ci/run`` installs both.
+is shown scaled). The drag widget: Drag, a cell run while it drags, the step view following
+it, Stop, a setting changed, a second drag, the history, a step typed into the step view
+(``scripts/widget_screenshots.py``'s ``drive``). The server is ``scripts/jupyter_loopback.py``'s.
+Skipped where Chromium or Playwright is missing; ``.ci/run`` installs both.
 """
 import json
 import os
@@ -195,4 +196,5 @@ def test_the_drag_widget_stops_takes_a_setting_and_keeps_its_history(lab):
     assert state["shown"] == [0, "after"]                            # A: drag 1's result
     assert state["handles"] == state["start"]                        # stepped back to drag 2's start
     assert state["disabled"] == [False, True] and state["enabled"] == {"Drag": True, "Stop": False}
-    assert state["pictures"] >= 2                                    # the picture and the chart show
+    assert state["viewed"][:2] == [1, 1] and state["viewed"][2] > 1000  # the step typed in: drag 1's step 1
+    assert state["pictures"] >= 3                                    # the picture, the chart, the step view

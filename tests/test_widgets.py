@@ -220,3 +220,26 @@ def test_the_widget_shows_warnings_meant_for_the_user_once_and_no_deprecation_no
 def test_the_settings_fold_under_a_title_on_ipywidgets_7_and_8(tiny_sd, scene_image):
     w = dragnb.DragWidget(tiny_sd, scene_image, **FAST)
     assert w.accordion.get_title(0) == "settings" and w.accordion.selected_index is None
+
+
+def test_the_step_view_follows_the_drag_shows_a_chosen_step_and_any_drag_of_the_history(tiny_sd, scene_image):
+    w = dragnb.DragWidget(tiny_sd, scene_image, **FAST)
+    w.picker.handles, w.picker.targets = [(15, 13)], [(22, 13)]
+    first = w.run()
+    assert w.viewed == (first, 2) and w.step_box.max == 2 and w.mechanism.value[:4] == b"\x89PNG"
+    assert "drag 1, step 2:" in w.step_caption.value
+    w.step_slider.value = 1                            # the slider and the box are one choice
+    assert w.viewed == (first, 1) and w.step_box.value == 1
+    second = w.run()
+    assert w.viewed == (second, 2)                     # a new drag: the view follows it again
+    w.show_picture(0, "after")
+    assert w.viewed == (first, 2) and "drag 1" in w.step_caption.value
+    w.show_step(0)
+    assert w.viewed == (first, 0)
+
+
+def test_a_drag_without_a_record_says_so_in_the_step_view(tiny_sd, scene_image):
+    w = dragnb.DragWidget(tiny_sd, scene_image, mechanism=False, **FAST)
+    w.picker.handles, w.picker.targets = [(15, 13)], [(22, 13)]
+    w.run()
+    assert w.viewed is None and "did not record its mechanism" in w.step_caption.value

@@ -172,10 +172,10 @@ def mechanism(drag, step: int = -1, handle: int = 0, picture=None):
     return _four(new_figure(SIZE), drag, step, handle, picture)
 
 
-def _four(fig, drag, step: int, handle: int, picture=None):
-    """``mechanism``'s four panels drawn on ``fig``."""
+def _four(fig, drag, step: int, handle: int, picture=None, rows: int = 1):
+    """``mechanism``'s four panels drawn on ``fig``, in one row or two."""
     s = _step(drag, step)
-    axes = fig.subplots(1, 4)
+    axes = fig.subplots(rows, 4 // rows).ravel()
     for ax in axes:
         ax.set_axis_off()
     tracking(drag, s.step, handle, ax=axes[0], picture=picture)
@@ -220,10 +220,10 @@ def mechanism_strip(drag, every: int = 4, handle: int = 0, most: int = 8, pictur
 
 
 def mechanism_png(drag, step: int = -1, handle: int = 0, picture=None, dpi: int = 72) -> bytes:
-    """``mechanism``'s figure as PNG bytes (the drag widget shows it)."""
+    """``mechanism``'s panels as PNG bytes, two by two (the drag widget shows it)."""
     from matplotlib.figure import Figure
 
-    fig = _four(Figure(figsize=SIZE, layout="constrained"), drag, step, handle, picture)   # never pyplot's: a thread draws it
+    fig = _four(Figure(figsize=(7.2, 6.4), layout="constrained"), drag, step, handle, picture, rows=2)   # never pyplot's: a thread draws it
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()

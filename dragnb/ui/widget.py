@@ -6,8 +6,10 @@ A :class:`PointPicker` with, under it: **Drag** (runs a :class:`DragSession` in 
 background thread, so the notebook stays usable) and **Stop** (ends the drag after the
 step under way and keeps what it did as the result); a progress bar; the live preview
 with the handles' paths; live charts of the handle's distance to its target and of the
-losses (``charts``: on a scene, also where the picture's content is); a settings
-panel (``settings``) and the history of finished drags (``history``).
+losses (``charts``: on a scene, also where the picture's content is); the mechanism of a
+chosen step (``mechanism_plots``: what point tracking compared, what motion supervision
+pulled, where the latent changed), following the drag or any drag of the history; a
+settings panel (``settings``) and the history of finished drags (``history``).
 ``run()`` does the same as Drag in the calling thread (scripts, tests); ``start()``,
 ``stop()`` and ``wait()`` are the buttons' Python side. A refused drag says why and keeps
 every point and mask.
@@ -28,11 +30,13 @@ from ..session import DragSession
 from .charts import Trace, chart_png, scene_case
 from .figures import HANDLE, PATH, TARGET
 from .history import Entry, HistoryPanel, export_gif, export_sample
+from .mechanism_plots import mechanism_png, recorded
 from .picker import PointPicker
 from .picker_state import display_point, enlarge
 from .settings import FIELDS, SettingsPanel
 
 CHART_EVERY = 0.5   # seconds between two redraws of the live charts
+MECHANISM_EVERY = 2.0   # seconds between two redraws of the live mechanism view
 
 
 def annotate(image: Image.Image, paths, targets, scale: float) -> Image.Image:
@@ -88,6 +92,7 @@ class DragWidget:
         self.model, self.scene = model, scene
         self.options = {k: v for k, v in options.items() if k not in FIELDS}
         self.options["preview_every"] = preview_every
+        self.options.setdefault("mechanism", True)   # the step view records each step's mechanism
         self.settings = SettingsPanel(model, **{k: v for k, v in options.items() if k in FIELDS})
         self.picker = PointPicker(image, prompt=prompt, model=model)
         self.history: list = []
@@ -109,11 +114,28 @@ class DragWidget:
         self.view = W.Image(format="png", width=w, height=h)
         self.chart = W.Image(format="png")
         self.panel = HistoryPanel(self)
+        self.step_box = W.BoundedIntText(description="view step", min=0, max=0, layout=W.Layout(width="170px"),
+                                         tooltip="the optimisation step whose mechanism is shown below")
+        self.step_slider = W.IntSlider(min=0, max=0, continuous_update=False, readout=False,
+                                       layout=W.Layout(width="280px"))
+        W.link((self.step_box, "value"), (self.step_slider, "value"))
+        self.step_box.observe(self._on_step, "value")
+        self.step_caption = W.HTML("<small>the mechanism of a step shows here once a drag has taken one</small>")
+        self.mechanism = W.Image(format="png", width=460)
+        self.viewed = None                # (the drag shown in the step view, its step), once one is
+        self._viewing = None              # the DragSession or DragResult the step view reads
+        self._following = True            # the step view follows the newest step
+        self._setting = False
         self.accordion = W.Accordion(children=[self.settings.widget], selected_index=None)
         self.accordion.set_title(0, "settings")   # ipywidgets 7 (Colab) and 8 alike
         self.widget = W.VBox([self.picker.widget,
                               W.HBox([self.button, self.stop_button, self.progress, self.again]), self.message,
-                              self.accordion, W.HBox([self.view, self.chart]), self.panel.widget])
+                              self.accordion,
+                              W.HBox([self.view, self.chart, W.VBox([W.HBox([self.step_box, self.step_slider]),
+                                                                     self.step_caption, self.mechanism],
+                                                                    layout=W.Layout(width="480px"))],
+                                     layout=W.Layout(flex_flow="row wrap")),
+                              self.panel.widget])
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -219,7 +241,8 @@ class DragWidget:
     def _steps(self, session, trace: Trace, case, region: str, job) -> bool:
         """Step ``session`` until it ends or Stop is pressed (True: stopped)."""
         paths = [[tuple(hp)] for hp in session.start]
-        drawn = 0.0
+        drawn = looked = 0.0
+        self._following = True
         steps = session.run()
         try:
             for state in steps:
@@ -233,6 +256,9 @@ class DragWidget:
                         trace.picture.append((state.step, picture_distance(case, state.preview)))
                 if time.monotonic() - drawn > CHART_EVERY:
                     self.chart.value, drawn = chart_png(trace, height=self._chart_height()), time.monotonic()
+                now = time.monotonic() - looked > MECHANISM_EVERY
+                self._offer(session, state.step, render=now and self._following)
+                looked = time.monotonic() if now else looked
                 seen = f"; the picture {trace.picture[-1][1]:.1f} px" if trace.picture else ""
                 self._say(f"step {state.step}: tracking finds the handle {state.distance:.1f} image pixels from "
                           f"its target{seen}<br><small>{region}</small>", job)
@@ -254,6 +280,8 @@ class DragWidget:
         costs = " · ".join(f"{stage} {sec:.1f} s ({r.passes.get(stage, {}).get('forward', 0)} UNet passes)"
                            for stage, sec in r.timings.items() if sec >= 0.05)
         self.progress.value = len(r.history)
+        self._following = True
+        self._offer(r, r.history[-1].step if r.history else 0)
         self.panel.update()   # shows the result and its charts
         self._busy(False)
         self._say(f"done in {took:.1f} s, {len(r.history)} steps: {end}; tracking finds the handle "
@@ -282,6 +310,59 @@ class DragWidget:
         else:
             self.view.value = _png(annotate(r.image, _paths(r), r.targets, scale))
         self.chart.value = chart_png(self.history[k].trace, height=self._chart_height())
+        self._following = True
+        self._offer(r, r.history[-1].step if r.history else 0)
+
+    # -- the step view ----------------------------------------------------------------
+    def show_step(self, step: int) -> None:
+        """Show ``step``'s mechanism (of the drag under way, or of the drag last shown from the history)."""
+        self.step_box.value = step   # the box's observer draws it
+
+    def _on_step(self, change) -> None:
+        if self._setting:
+            return
+        self._following = change["new"] >= self.step_box.max
+        self._draw_step(change["new"])
+
+    def _offer(self, drag, last: int, render: bool = True) -> None:
+        """Let the step view choose among ``drag``'s steps up to ``last``; show ``last`` if following."""
+        self._viewing = drag
+        self._setting = True
+        try:
+            first = drag.history[0].step if drag.history else 0
+            for w in (self.step_box, self.step_slider):
+                w.max = max(last, first)
+                w.min = first
+            if self._following:
+                self.step_box.value = last
+        finally:
+            self._setting = False
+        if render:
+            self._draw_step(self.step_box.value)
+
+    def _draw_step(self, step: int) -> None:
+        drag = self._viewing
+        if drag is None:
+            return
+        try:
+            steps = recorded(drag)
+        except ValueError:
+            self.step_caption.value = "<small>this drag did not record its mechanism (mechanism=False)</small>"
+            return
+        if not steps:
+            self.step_caption.value = "<small>this drag took no optimisation step: no mechanism to show</small>"
+            self.mechanism.value = b""
+            return
+        step = min(max(step, steps[0].step), steps[-1].step)
+        self.mechanism.value = mechanism_png(drag, step)
+        self.viewed = (drag, step)
+        which = "the drag under way" if hasattr(drag, "run") else f"drag {self._number(drag)}"
+        self.step_caption.value = (f"<small>{which}, step {step}: tracking's window (bright: nearest the "
+                                   "handle's feature; star: where it put the handle), the patch motion "
+                                   "supervision pulls, and the latent's change by the step and so far</small>")
+
+    def _number(self, result) -> int:
+        return next((k + 1 for k, e in enumerate(self.history) if e.result is result), len(self.history))
 
     def save_gif(self, path, k: int = -1) -> str:
         """Drag ``k`` of the history (the last by default) as a GIF: input, previews, result, marked."""
