@@ -77,7 +77,15 @@ def test_the_cost_bench_runs_both_configurations_and_halves_denoising(tiny_sd_pa
     assert pub.options.reference_source == "recompute" and ours.options.reference_source == "inversion"
     assert pub.passes["denoising"]["forward"] == 2 * ours.passes["denoising"]["forward"] == 14
     table = cost.cost_summary(runs)
-    assert "whole edit" in table and "14/7" in table
+    assert "whole edit" in table and "14/7" in table and "per step" in table
+
+
+def test_the_cost_bench_compares_a_drag_without_and_with_its_mechanism(tiny_sd_path):
+    runs = cost.cost_runs(str(tiny_sd_path), repeats=1, compare="mechanism", steps=10, max_iters=2, up_block=1)
+    off, on = runs["not recorded"][0], runs["recorded"][0]
+    assert all(s.mechanism is None for s in off.history) and all(s.mechanism is not None for s in on.history)
+    assert off.passes == on.passes
+    assert "not recorded" in cost.cost_summary(runs).splitlines()[0]
 
 
 def test_an_edit_case_knows_its_truth_and_watch_sees_both_distances_on_the_same_latent():

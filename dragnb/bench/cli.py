@@ -87,10 +87,13 @@ def main(argv=None):
     co.add_argument("--model", default="tiny", help="a model dragnb.load reads, or random-sd15 (SD 1.5's "
                     "shape, random weights: no download)")
     co.add_argument("--repeats", type=int, default=2)
+    co.add_argument("--compare", choices=sorted(cost.PAIRS), default="published",
+                    help="published: DragDiffusion's cost structure against dragnb's default; mechanism: a drag "
+                         "without and with its mechanism recorded (mechanism=True)")
     _option_flags(co)
     args = p.parse_args(argv)
     if args.which == "cost":
-        print(cost.cost_summary(cost.cost_runs(args.model, args.repeats, **_options(args))))
+        print(cost.cost_summary(cost.cost_runs(args.model, args.repeats, args.compare, **_options(args))))
         return
     if args.which == "regions":
         print(regions.region_summary(regions.region_scores(args.model, args.n, args.seed)))
