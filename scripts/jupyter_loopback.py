@@ -121,7 +121,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def lab_page(cells: list, name: str, height: int = 1000):
+def lab_page(cells: list, name: str, height: int = 1000, width: int = 1200):
     """For the screenshot scripts: a notebook ``name`` of code ``cells`` in a new folder, opened in
     JupyterLab in Debian's Chromium, its kernel idle: yields (page, folder). Exits with what is
     missing if Chromium, Playwright or the server is not there."""
@@ -142,7 +142,7 @@ def lab_page(cells: list, name: str, height: int = 1000):
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1200, "height": height})
+            page = browser.new_page(viewport={"width": width, "height": height})
             page.goto(f"{url}/lab/tree/{name}")
             page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)
             yield page, root

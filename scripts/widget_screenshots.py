@@ -147,7 +147,7 @@ def drive(page, root: Path, stop_after: int = 2, shots: Path | None = None, app:
 
 
 def main():
-    with jupyter_loopback.lab_page(CELLS, "widget.ipynb", height=1400) as (page, root):
+    with jupyter_loopback.lab_page(CELLS, "widget.ipynb", height=1800, width=1750) as (page, root):
         print(drive(page, root, stop_after=12, shots=FIG))
     for name in ("widget-running.png", "widget-two-drags.png"):
         jupyter_loopback.shrink(FIG / name)

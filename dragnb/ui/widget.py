@@ -257,7 +257,7 @@ class DragWidget:
                 if time.monotonic() - drawn > CHART_EVERY:
                     self.chart.value, drawn = chart_png(trace, height=self._chart_height()), time.monotonic()
                 now = time.monotonic() - looked > MECHANISM_EVERY
-                self._offer(session, state.step, render=now and self._following)
+                self._offer(session, state.step, render=now and self._following)   # else: only the range grows
                 looked = time.monotonic() if now else looked
                 seen = f"; the picture {trace.picture[-1][1]:.1f} px" if trace.picture else ""
                 self._say(f"step {state.step}: tracking finds the handle {state.distance:.1f} image pixels from "
@@ -333,7 +333,7 @@ class DragWidget:
             for w in (self.step_box, self.step_slider):
                 w.max = max(last, first)
                 w.min = first
-            if self._following:
+            if self._following and render:   # the box shows the step the view shows
                 self.step_box.value = last
         finally:
             self._setting = False
