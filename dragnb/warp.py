@@ -7,28 +7,298 @@ a one-step latent warp) and RegionDrag (Lu et al., ECCV 2024: region copy) start
 from a geometric guess; ``DragOptions(init="warp")`` does the same, then inverts the
 warped image and lets motion supervision, point tracking and denoising refine it.
 
-The guess, for one handle h, target t, d = t - h and the region R under the handle:
+The guess (``warp="shape"``, the default), for one handle h, target t, d = t - h and the
+region R under the handle:
 
-- the **rigid part** is R (grown by a pixel) within ``rho`` x |d| of the handle: it
-  moves by all of d, so a small object moves whole and a large one (a mountain) only
-  near the handle;
-- every other pixel moves by w x d, w = exp(-dist(x, rigid)^2 / (2 (sigma |d|)^2)):
-  the surroundings stretch and close the gap (a peak rises, the ground under a moved
-  object fills in from behind).
+- **the part that moves** is R without the background it caught (pixels coloured like the
+  nearest pixel outside R), grown by ``GROW`` px, the piece of it that holds h. Distances
+  below are geodesic: shortest paths inside the part;
+- **what is far along the region stays** (the *anchors*). If the part is a thin limb on a
+  wider body (its cross-section, counted in 1-px bands of distance from h, jumps past
+  ``JUMP`` x the limb's), the body stays: every pixel past the limb's root. Otherwise the
+  part's back side stays: its edge pixels that face away from the drag and either have
+  ``DEPTH`` x |d| of the part straight ahead of them along d or lie at the far end of that
+  back (a mountain's base where it meets the ground, its corners included), and every pixel
+  farther than ``FAR`` x |d| from h; with no such back side, the far end of the part;
+- **what is near the handle goes to the target, straight parts stay straight**: a pixel x
+  moves by phi(x) d, phi = min(1, g_A(x) / (g_A(h) - core)), g_A its distance to the
+  anchors. phi falls linearly from the handle to the anchors, so a triangle whose base is
+  the back side maps onto the taller triangle on the same base (the affine map that fixes
+  the base: flanks stay straight lines), and a limb maps onto the straight limb from its
+  root to the target (turned about its root, as long as before when t is as far from the
+  root as h was). With core = ``CORE`` x |d| (0 for a limb), the band of the part nearest
+  the handle, that deep, moves whole: the handle's own neighbourhood is translated, not
+  stretched, so the features that point tracking compares are the handle's (a triangle's
+  flanks then bend once, where the band ends);
+- **a region moves whole** if all of it lies within ``RHO`` x |d| of h (a small object), or
+  if it is no limb and the drag does not point away from its middle (the cosine of d with
+  h minus the part's centroid under ``OUTWARD``: an object pulled sideways moves);
+- **the background does not move**: the part's pixels are pushed forward (each cut into
+  ``SUPERSAMPLE``² samples, more where the field stretches, so no holes open) over the
+  background, and what the part uncovers is filled from its surroundings: each uncovered
+  pixel takes the first pixel outside the part behind it, against its own motion (the
+  material it was pulled away from, as FastDrag's stretched material, Zhao et al. 2024, and
+  Inpaint4Drag's warp-then-inpaint, Lu et al. 2025), or a harmonic fill from the hole's
+  border where that ray leaves the image. The warp of a region by moving control points
+  follows moving-least-squares and as-rigid-as-possible deformation (Schaefer et al. 2006;
+  Igarashi et al. 2005) in spirit; here the control is the anchors and the handle, and the
+  interpolation is linear in geodesic distance.
 
-The warp is applied backwards (each output pixel finds its source by fixed-point
-iteration of s = y - d w(s)) and bilinearly; only pixels inside ``mask`` change.
+Several pairs at once: each pixel of the union of the parts moves by the pairs' phi_i d_i,
+weighted by inverse squared distance to each handle whose part holds it, so each handle
+goes to its own target. ``displacement_field`` returns that field (H, W, 2).
+
+``warp="falloff"`` keeps the earlier geometry: the *rigid part* (R grown by a pixel
+within ``RHO`` x |d| of h) moves by d, every other pixel by w x d with
+w = exp(-dist(x, rigid)^2 / (2 (``SIGMA`` |d|)^2)), applied backwards by fixed-point
+iteration; the surroundings stretch to close the gap. ``WARP`` names the geometry that
+``warped_image`` uses when none is given (the synthetic bench sets it to compare them).
+
+Only pixels inside ``mask`` change.
 """
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+from scipy import ndimage, sparse
+from scipy.sparse.linalg import splu
+from skimage.graph import MCP_Geometric
 
 from .region import grow_mask
 
-RHO = 1.0     # rigid part: within this x the drag's length of the handle
-SIGMA = 0.5   # fall-off of the motion around it, x the drag's length
+WARP = "shape"     # the geometry warped_image uses by default: "shape" or "falloff"
+GEOMETRIES = ("shape", "falloff")
+RHO = 1.0          # a region within this x the drag's length of the handle moves whole (both geometries)
+SIGMA = 0.5        # "falloff": fall-off of the motion around the rigid part, x the drag's length
+ALIKE = 20.0       # "shape": a region pixel this close in colour (RGB) to the nearest pixel outside is background
+GROW = 1           # "shape": pixels the region is grown by before it moves (its blended edge goes with it)
+CORE = 0.5         # "shape": the part this x |d| nearest the handle's end moves whole
+FAR = 4.0          # "shape": region pixels farther than this x |d| from the handle (along it) stay
+DEPTH = 0.5        # "shape": a back edge anchors if the region runs this x |d| ahead of it along d
+BACK = 0.5         # "shape": ... and faces away from the drag (cosine of its outward normal with -d)
+OUTWARD = 0.5      # "shape": a region deforms if the drag points this much (cosine) away from its middle
+JUMP = 2.5         # "shape": a limb ends where the region's cross-section grows past this x the limb's
+FAR_END = 0.8      # "shape": a back edge this x the farthest back edge's distance from the handle anchors too
+SUPERSAMPLE = 4    # "shape": samples per pixel side when pushing the region forward (more where it stretches)
+COVER = 0.7        # "shape": the pushed area that makes a pixel opaque
+
+
+def foreground(region: np.ndarray, image: np.ndarray, alike: float | None = None) -> np.ndarray:
+    """The region without the background it caught: pixels whose colour is within ``alike`` (RGB
+    distance) of the nearest pixel outside the region are dropped (a strip of ground or sky swept
+    into an object's region looks like the ground or sky beside it): (H, W) bool. The whole region if
+    that would leave nothing."""
+    alike = ALIKE if alike is None else alike
+    if region.all() or not region.any():
+        return region
+    near = ndimage.distance_transform_edt(region, return_distances=False, return_indices=True)
+    outside = image[near[0], near[1]].astype(np.float64)
+    kept = region & (np.linalg.norm(image.astype(np.float64) - outside, axis=-1) > alike)
+    return kept if kept.any() else region
+
+
+def region_part(region: np.ndarray, handle, grow: int = GROW, image: np.ndarray | None = None) -> tuple:
+    """The piece of ``region`` (its ``foreground`` in ``image`` when given, grown by ``grow`` px) that
+    holds the handle: ((H, W) bool, (row, col))."""
+    h, w = region.shape
+    region = region.astype(bool) if image is None else foreground(region.astype(bool), image)
+    at = (min(h - 1, max(0, int(round(handle[1])))), min(w - 1, max(0, int(round(handle[0])))))
+    part = grow_mask(region, grow)
+    part[at] = True
+    labels, _ = ndimage.label(part, np.ones((3, 3)))
+    return labels == labels[at], at
+
+
+def geodesic(inside: np.ndarray, seeds) -> np.ndarray:
+    """Shortest-path length from ``seeds`` [(row, col)] staying inside ``inside`` (H, W) bool:
+    (H, W) float, inf outside."""
+    dist, _ = MCP_Geometric(np.where(inside, 1.0, np.inf)).find_costs([tuple(s) for s in seeds])
+    return np.where(inside, dist, np.inf)
+
+
+def back_side(part: np.ndarray, direction, depth: float, along: np.ndarray, facing: float = BACK) -> np.ndarray:
+    """Edge pixels of ``part`` (H, W) bool that face away from ``direction`` (a unit (x, y)) and either
+    have ``depth`` pixels of the part straight ahead of them along it, or lie at the far end of the
+    back (``along``, the geodesic distance from the handle, at least ``FAR_END`` x its largest there):
+    (H, W) bool."""
+    soft = ndimage.gaussian_filter(part.astype(np.float64), 1.0)
+    gy, gx = np.gradient(soft)
+    ahead = (gx * direction[0] + gy * direction[1]) >= facing * (np.hypot(gx, gy) + 1e-9)
+    edge = part & ~ndimage.binary_erosion(part, border_value=0)
+    h, w = part.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    back = edge & ahead
+    deep = back.copy()
+    for k in range(1, int(np.ceil(depth)) + 1):
+        deep &= ndimage.map_coordinates(part.astype(np.float64), [yy + k * direction[1], xx + k * direction[0]],
+                                        order=0, mode="constant") > 0.5
+    return deep | (back & (along >= FAR_END * along[back].max())) if back.any() else back
+
+
+def limb_root(part: np.ndarray, along: np.ndarray, jump: float = JUMP) -> float | None:
+    """Where a thin limb at the handle meets a wider body, in geodesic pixels from the handle
+    (``along``); None if there is none. The part's cross-section at distance s is its pixels in the
+    1-px band of ``along`` at s; a body starts where that grows past ``jump`` x the limb's median
+    cross-section so far (bands 2.. s, at least 3 of them), and the limb ends at the last band before
+    it no wider than 1.25 x that median (a triangle widens steadily from its apex: no jump)."""
+    bands = np.bincount(np.floor(along[part]).astype(int))
+    for s in range(5, len(bands)):
+        typical = np.median(bands[2:s])
+        if bands[s] > jump * typical:
+            narrow = np.nonzero(bands[2:s] <= 1.25 * typical)[0]
+            return float(narrow[-1] + 3)
+    return None
+
+
+def drag_share(region: np.ndarray, handle, target, image: np.ndarray | None = None) -> tuple:
+    """How much of the drag each pixel of the region takes ("shape"): (part (H, W) bool, phi (H, W)
+    in [0, 1], 1 at the handle, 0 on the anchors and outside the part). ``image`` (H, W, 3), when
+    given, drops the background the region caught (``foreground``)."""
+    d = np.asarray(target, np.float64) - np.asarray(handle, np.float64)
+    n = float(np.hypot(*d))
+    part, at = region_part(region, handle, image=image)
+    g_h = geodesic(part, [at])
+    if g_h[part].max() <= RHO * n:
+        return part, part.astype(np.float64)        # a small region: moves whole
+    root = limb_root(part, g_h)
+    if root is not None:   # a thin limb on a wider body: the body stays, the limb turns about its root
+        anchors, core = part & (g_h >= root), 0.0
+    else:
+        ys, xs = np.nonzero(part)
+        out = np.asarray(handle, np.float64) - (xs.mean(), ys.mean())
+        if out @ d < OUTWARD * n * np.hypot(*out):
+            return part, part.astype(np.float64)    # not pulled away from its own middle: moves whole
+        anchors = back_side(part, d / n, DEPTH * n, g_h) & (g_h > CORE * n) | (part & (g_h >= FAR * n))
+        core = CORE * n
+    if not anchors.any():   # no back side: the far end along the region stays
+        anchors = part & (g_h >= g_h[part].max() - 1.5)
+    g_a = geodesic(part, np.argwhere(anchors))
+    return part, np.where(part, np.clip(g_a / max(g_a[at] - core, 1.0), 0.0, 1.0), 0.0)
+
+
+def displacement_field(regions: list, handles, targets, image=None) -> np.ndarray:
+    """Where the "shape" warp sends each pixel: (H, W, 2) float (dx, dy) pixels, 0 off the regions.
+
+    regions: [(H, W) bool] under each handle; handles, targets: (N, 2) (x, y) pixels; image (PIL or
+    (H, W, 3) array, optional): the picture, whose background the regions caught stays.
+    """
+    image = None if image is None else np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image)
+    return _field(regions, handles, targets, image)[0]
+
+
+def _field(regions, handles, targets, image=None):
+    """(field (H, W, 2), the union of the moving parts (H, W) bool)."""
+    h, w = regions[0].shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    num, den = np.zeros((h, w, 2)), np.zeros((h, w))
+    union = np.zeros((h, w), bool)
+    for region, hp, tp in zip(regions, handles, targets):
+        d = np.asarray(tp, np.float64) - np.asarray(hp, np.float64)
+        if np.hypot(*d) < 0.5:
+            continue   # a pair that stays where it is
+        part, phi = drag_share(np.asarray(region, bool), hp, tp, image)
+        near = np.where(part, 1.0 / ((xx - hp[0]) ** 2 + (yy - hp[1]) ** 2 + 1.0), 0.0)
+        num += (near * phi)[..., None] * d
+        den += near
+        union |= part
+    return num / np.maximum(den, 1e-12)[..., None], union
+
+
+def push(image: np.ndarray, field: np.ndarray, part: np.ndarray, samples: int = SUPERSAMPLE) -> tuple:
+    """The part's pixels moved forward by ``field``: image (H, W, C), field (H, W, 2), part (H, W) bool
+    -> (colour (H, W, C), opacity (H, W) in [0, 1]). Each pixel is cut into ``samples`` x ``samples``
+    samples (field interpolated inside the part), each lands on its nearest pixel; opacity is the
+    area landed there, each sample's area scaled by the field's local stretch (its Jacobian)."""
+    h, w = part.shape
+    ys, xs = np.nonzero(part)
+    o = (np.arange(samples) + 0.5) / samples - 0.5
+    oy, ox = (a.ravel() for a in np.meshgrid(o, o, indexing="ij"))
+    sy, sx = (ys[:, None] + oy).ravel(), (xs[:, None] + ox).ravel()
+    inside = np.maximum(ndimage.map_coordinates(part.astype(np.float64), [sy, sx], order=1), 1e-6)
+    ux, uy = (ndimage.map_coordinates(field[..., c] * part, [sy, sx], order=1) / inside for c in (0, 1))
+    (uxy, uxx), (uyy, uyx) = np.gradient(field[..., 0]), np.gradient(field[..., 1])   # d/d(row), d/d(col)
+    stretch = np.clip((1 + uxx) * (1 + uyy) - uxy * uyx, 0.25, 4.0)[ys, xs]   # det of the Jacobian
+    src = np.repeat(np.arange(len(ys)), samples * samples)
+    ty, tx = np.round(sy + uy).astype(int), np.round(sx + ux).astype(int)
+    ok = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+    at, src = ty[ok] * w + tx[ok], src[ok]
+    count = np.bincount(at, minlength=h * w)
+    area = np.bincount(at, stretch[src] / samples ** 2, minlength=h * w)
+    colour = np.stack([np.bincount(at, image[ys, xs, c][src].astype(np.float64), minlength=h * w)
+                       for c in range(image.shape[2])], -1) / np.maximum(count, 1)[:, None]
+    return colour.reshape(h, w, -1), np.clip(area / COVER, 0.0, 1.0).reshape(h, w)
+
+
+def fill_behind(image: np.ndarray, hole: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """The image with ``hole`` (H, W) bool filled: each pixel takes the first pixel outside the hole
+    behind it along -field (the material it was pulled away from); the rest (no motion, or the ray
+    leaves the image) a harmonic fill from the hole's border. (H, W, C) float64."""
+    out = harmonic_fill(image, hole)
+    h, w = hole.shape
+    ys, xs = np.nonzero(hole)
+    u = field[ys, xs]
+    n = np.hypot(u[:, 0], u[:, 1])
+    moved = n > 0.5
+    ys, xs, step = ys[moved], xs[moved], u[moved] / n[moved, None]
+    done = np.zeros(len(ys), bool)
+    for k in range(1, int(np.hypot(h, w)) + 1):
+        if done.all():
+            break
+        py, px = np.round(ys - k * step[:, 1]).astype(int), np.round(xs - k * step[:, 0]).astype(int)
+        off = (py < 0) | (py >= h) | (px < 0) | (px >= w)
+        py, px = np.clip(py, 0, h - 1), np.clip(px, 0, w - 1)
+        hit = ~off & ~hole[py, px] & ~done
+        out[ys[hit], xs[hit]] = image[py[hit], px[hit]]
+        done |= hit | off
+    return out
+
+
+def harmonic_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``hole`` (H, W) bool filled by Laplace's equation from the pixels around it (each hole pixel the
+    mean of its 4 neighbours): (H, W, C) float64."""
+    out = image.astype(np.float64).copy()
+    h, w = hole.shape
+    ys, xs = np.nonzero(hole)
+    if not len(ys) or hole.all():
+        return out
+    index = np.full((h, w), -1)
+    index[ys, xs] = np.arange(len(ys))
+    rows, cols = [np.arange(len(ys))], [np.arange(len(ys))]
+    vals, diag = [], np.zeros(len(ys))
+    rhs = np.zeros((len(ys), image.shape[2]))
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        y2, x2 = ys + dy, xs + dx
+        ok = (y2 >= 0) & (y2 < h) & (x2 >= 0) & (x2 < w)
+        diag += ok
+        y2, x2 = np.clip(y2, 0, h - 1), np.clip(x2, 0, w - 1)
+        inner = ok & hole[y2, x2]
+        rows.append(np.nonzero(inner)[0])
+        cols.append(index[y2[inner], x2[inner]])
+        vals.append(-np.ones(inner.sum()))
+        known = ok & ~hole[y2, x2]
+        rhs[known] += out[y2[known], x2[known]]
+    a = sparse.csc_matrix((np.concatenate([diag] + vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(len(ys), len(ys)))
+    lone = ndimage.label(hole)[0]
+    touching = np.unique(lone[ndimage.binary_dilation(~hole) & hole])
+    if not np.isin(lone[ys, xs], touching).all():   # a piece with no known border: nearest colours instead
+        idx = ndimage.distance_transform_edt(hole, return_distances=False, return_indices=True)
+        return out[idx[0], idx[1]]
+    out[ys, xs] = splu(a).solve(rhs)
+    return out
+
+
+def shaped(image: np.ndarray, regions: list, handles, targets) -> np.ndarray:
+    """The "shape" warp of image (H, W, C): each region pushed along its field over the background,
+    what it uncovers filled (``fill_behind``): (H, W, C) float64."""
+    img = image.astype(np.float64)
+    field, union = _field(regions, handles, targets, image)
+    if not union.any():
+        return img
+    background = fill_behind(img, union, field)
+    steep = max(np.abs(np.gradient(field, axis=a)).max() for a in (0, 1))
+    colour, alpha = push(img, field, union, int(np.clip(np.ceil(SUPERSAMPLE * (1 + steep)), SUPERSAMPLE, 16)))
+    return alpha[..., None] * colour + (1 - alpha[..., None]) * background
 
 
 def drag_weight(region: np.ndarray, handle, target, rho: float = RHO, sigma: float = SIGMA) -> np.ndarray:
@@ -59,16 +329,24 @@ def warp_array(image: np.ndarray, weight: np.ndarray, handle, target, iterations
 
 
 def warped_image(image: Image.Image, regions: list, handles, targets, mask: np.ndarray,
-                 rho: float = RHO, sigma: float = SIGMA) -> Image.Image:
-    """The image with each drag applied as a warp (one after another), changed only inside ``mask``.
+                 rho: float | None = None, sigma: float = SIGMA, warp: str | None = None) -> Image.Image:
+    """The image with the drags applied as a warp, changed only inside ``mask``.
 
     regions: [(H, W) bool] under each handle; handles, targets: (N, 2) pixels; mask (H, W) bool.
+    warp: "shape" (all pairs at once) or "falloff" (one pair after another, ``rho`` and ``sigma``);
+    default ``WARP``.
     """
+    warp = WARP if warp is None else warp
+    if warp not in GEOMETRIES:
+        raise ValueError(f"warp must be one of {', '.join(map(repr, GEOMETRIES))}, got {warp!r}")
     orig = np.asarray(image.convert("RGB"))
-    out = orig.astype(np.float64)
-    for region, hp, tp in zip(regions, handles, targets):
-        if np.hypot(tp[0] - hp[0], tp[1] - hp[1]) < 0.5:
-            continue   # a pair that stays where it is
-        out = warp_array(out, drag_weight(region, hp, tp, rho, sigma), hp, tp)
+    if warp == "shape":
+        out = shaped(orig, regions, handles, targets)
+    else:
+        out = orig.astype(np.float64)
+        for region, hp, tp in zip(regions, handles, targets):
+            if np.hypot(tp[0] - hp[0], tp[1] - hp[1]) < 0.5:
+                continue   # a pair that stays where it is
+            out = warp_array(out, drag_weight(region, hp, tp, RHO if rho is None else rho, sigma), hp, tp)
     out = np.clip(np.round(out), 0, 255).astype(np.uint8)
     return Image.fromarray(np.where(mask[..., None], out, orig))

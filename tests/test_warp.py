@@ -1,12 +1,46 @@
 """The warp that init="warp" starts the drag from: known answers on drawn images."""
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 import dragnb
-from dragnb.warp import drag_weight, warp_array, warped_image
+from dragnb import warp
+from dragnb.warp import displacement_field, drag_weight, warp_array, warped_image
 
 FAST = dict(up_block=1, steps=10, max_iters=2)
+SKY, GROUND, ROCK = (120, 170, 230), (60, 140, 50), (90, 80, 110)
+ALL = np.ones((64, 64), bool)
+
+
+def _mountain(apex, base=50, left=12, right=52):
+    """A 64x64 triangle on the ground: (H, W, 3) uint8."""
+    im = Image.new("RGB", (64, 64), SKY)
+    d = ImageDraw.Draw(im)
+    d.rectangle([0, base, 64, 64], fill=GROUND)
+    d.polygon([(left, base), apex, (right, base)], fill=ROCK)
+    return np.asarray(im)
+
+
+def _creature(tip, root=(20, 40)):
+    """A 64x64 body (an ellipse) with a tail, a bar 2 px wide from ``root`` to ``tip``."""
+    im = Image.new("RGB", (64, 64), GROUND)
+    d = ImageDraw.Draw(im)
+    d.line([root, tip], fill=ROCK, width=2)
+    d.ellipse([20, 34, 40, 48], fill=ROCK)
+    return np.asarray(im)
+
+
+def _rock(a):
+    return np.abs(a.astype(int) - ROCK).sum(-1) < 40
+
+
+def _flank_error(rock, apex, corner, base=50, rows=range(18, 49)):
+    """Mean distance (px, per row) of the mountain's left or right edge from the straight line apex-corner."""
+    pick = np.min if corner[0] < apex[0] else np.max
+    ys = np.array(list(rows))
+    edge = np.array([pick(np.nonzero(rock[y])[0]) for y in ys])
+    line = apex[0] + (corner[0] - apex[0]) * (ys - apex[1]) / (base - apex[1])
+    return float(np.abs(edge - line).mean())
 
 
 def _square_image():
@@ -50,6 +84,7 @@ def test_a_warp_drag_starts_tracking_at_the_targets(tiny_sd, scene_image):
     r = s.result()
     assert s.warped.size == (32, 32) and np.asarray(s.warped).tobytes() != scene_image.tobytes()
     assert "warp" in r.timings and r.image.size == (32, 32)
+    assert (np.asarray(s.warped)[~s.mask] == scene_image[~s.mask]).all()   # the warp stays in the region
     # tracking looks within r_p = 3 cells (6 px here) of where it starts: the target, 14 px from the handle
     assert np.linalg.norm(states[0].handles[0] - [26, 13]) <= 6 * np.sqrt(2) + 1
 
@@ -69,3 +104,128 @@ def test_a_warp_start_with_two_handles_stays_inside_the_users_mask(tiny_sd, scen
     assert (warped[mask == 0] == scene_image[mask == 0]).all()
     assert (warped[mask == 1] != scene_image[mask == 1]).any()
     assert states[0].handles.shape == (2, 2) and s.result().image.size == (32, 32)
+
+
+def _raised(warp="shape"):
+    img = _mountain((30, 28))
+    out = np.asarray(warped_image(Image.fromarray(img), [_rock(img)], [(30, 28)], [(33, 16)], ALL, warp=warp))
+    return img, out, _rock(out)
+
+
+def _flanks(rock):
+    """Both flanks' mean distance from the straight lines (33, 16)-(12, 50) and (33, 16)-(52, 50)."""
+    return _flank_error(rock, (33, 16), (12, 50)), _flank_error(rock, (33, 16), (52, 50))
+
+
+def test_a_raised_peak_becomes_the_taller_triangle_on_the_same_base(monkeypatch):
+    monkeypatch.setattr(warp, "CORE", 0.0)   # no rigid band at the tip: the exact affine map
+    img, out, rock = _raised()
+    want = _rock(_mountain((33, 16)))
+    assert np.nonzero(rock.any(1))[0].min() == 16                       # the apex went to the target
+    assert (rock & want).sum() / (rock | want).sum() > 0.9               # the taller triangle
+    assert max(_flanks(rock)) < 0.8                                      # flanks: straight, base to new apex
+    assert (out[51:] == img[51:]).all()                                  # the ground stays
+    assert abs(np.nonzero(rock[49])[0].min() - 12) <= 1 and abs(np.nonzero(rock[49])[0].max() - 51) <= 1
+
+
+def test_by_default_a_peaks_tip_moves_whole_and_the_rest_stretches_to_the_base():
+    img, out, rock = _raised()
+    want = _rock(_mountain((33, 16)))
+    assert np.nonzero(rock.any(1))[0].min() == 16
+    assert (rock & want).sum() / (rock | want).sum() > 0.85
+    assert sum(_flanks(rock)) < 2.2                                      # one bend, where the tip's band ends
+    assert (out[51:] == img[51:]).all()
+    field = displacement_field([_rock(img)], [(30, 28)], [(33, 16)])
+    assert np.allclose(field[28:31, 29:32], (3, -12), atol=0.01)         # the tip's band: translated
+
+
+def test_the_falloff_warp_bends_a_raised_peaks_flanks():
+    assert sum(_flanks(_raised("falloff")[2])) > 2.4                    # what the "shape" warp fixes
+
+
+def test_a_tail_pulled_at_its_tip_turns_about_its_root():
+    root, tip = np.array([21.0, 40.0]), (6.0, 32.0)
+    length = np.hypot(*(np.array(tip) - root))
+    turned = np.arctan2(tip[1] - root[1], tip[0] - root[0]) + 0.6        # 34 degrees up, the same length
+    target = tuple(root + length * np.array([np.cos(turned), np.sin(turned)]))
+    img = _creature(tip)
+    body = np.zeros((64, 64), bool)
+    body[34:49, 20:41] = True
+    out = np.asarray(warped_image(Image.fromarray(img), [_rock(img)], [tip], [target], ALL))
+    ys, xs = np.nonzero(_rock(out) & ~body)
+    p, s = np.stack([xs, ys], 1) - root, np.asarray(target) - root
+    along = np.clip(p @ s / (s @ s), 0, 1)
+    assert (np.linalg.norm(p - along[:, None] * s, axis=1) <= 1.5).mean() > 0.9   # on the line root -> target
+    assert np.hypot(xs - root[0], ys - root[1]).max() <= length + 1.5           # not stretched
+    assert np.hypot(xs - target[0], ys - target[1]).min() <= 1.0                # its tip at the target
+    assert (out[body] == img[body]).all(-1).mean() > 0.95                      # the body stays
+
+
+def test_two_pairs_at_once_each_reach_their_target():
+    img = np.asarray(Image.new("RGB", (64, 64), SKY)).copy()
+    for x0 in (6, 38):
+        img[20:26, x0:x0 + 6] = ROCK           # two 6x6 squares
+    regions = [np.zeros((64, 64), bool) for _ in range(2)]
+    regions[0][20:26, 6:12] = regions[1][20:26, 38:44] = True
+    out = np.asarray(warped_image(Image.fromarray(img), regions, [(8.5, 22.5), (40.5, 22.5)],
+                                  [(8.5, 32.5), (48.5, 22.5)], ALL))
+    assert np.allclose(out[31:35, 7:11], ROCK, atol=2) and np.allclose(out[21:25, 47:51], ROCK, atol=2)
+    assert np.allclose(out[20:26, 6:12], SKY, atol=2)                         # where they were: sky again
+    assert _rock(out).sum() == _rock(img).sum()                               # both whole, nothing else
+
+
+def test_what_a_moved_region_uncovers_comes_from_behind_it():
+    rows = np.linspace(40, 220, 64).astype(np.uint8)
+    img = np.stack([np.repeat(rows[:, None], 64, 1)] * 3, -1).copy()        # a vertical gradient
+    img[30:36, 10:16] = (250, 240, 20)
+    region = np.zeros((64, 64), bool)
+    region[30:36, 10:16] = True
+    out = np.asarray(warped_image(Image.fromarray(img), [region], [(12.5, 32.5)], [(24.5, 32.5)], ALL))
+    assert np.allclose(out[29:37, 9:17].astype(int), img[29:37, 2:3].astype(int), atol=2)   # each row's colour
+
+
+def test_the_displacement_field_is_the_drag_at_the_handle_and_zero_far_away(monkeypatch):
+    monkeypatch.setattr(warp, "CORE", 0.0)
+    img = _mountain((30, 28))
+    field = displacement_field([_rock(img)], [(30, 28)], [(33, 16)])
+    assert field.shape == (64, 64, 2)
+    assert np.allclose(field[28, 30], (3, -12), atol=0.5)
+    assert np.allclose(field[39, 30], (1.5, -6), atol=0.8)                     # half way up: half the drag
+    assert np.abs(field[49, 14:50]).max() < 1.5                                # the base barely moves
+    assert (field[:10] == 0).all() and (field[:, 56:] == 0).all()             # off the mountain: nothing
+
+
+def test_an_unknown_warp_is_named():
+    img, region = _square_image()
+    with pytest.raises(ValueError, match="warp must be one of 'shape', 'falloff'"):
+        warped_image(Image.fromarray(img), [region], [(12, 17)], [(22, 17)], np.ones((40, 40), bool), warp="bend")
+
+
+def test_the_displacement_field_is_drawn_as_arrows_over_the_image():
+    import matplotlib
+    matplotlib.use("Agg")
+    from dragnb.ui import plots
+
+    img = _mountain((30, 28))
+    field = displacement_field([_rock(img)], [(30, 28)], [(33, 16)])
+    fig = plots.displacement_field(img, field)
+    quiver = [c for c in fig.axes[0].collections if type(c).__name__ == "Quiver"]
+    assert len(quiver) == 1 and 0 < len(quiver[0].U) <= 24 * 24 and max(np.hypot(quiver[0].U, quiver[0].V)) > 10
+    with pytest.raises(ValueError, match="field must be"):
+        plots.displacement_field(img, field[:10])
+
+
+def test_the_synthetic_summary_sets_the_old_warp_beside_the_new_per_kind():
+    from dragnb.bench import synthetic
+
+    def row(name, rel, old):
+        s = {"rel": rel, "bg_psnr": 50.0, "truth_psnr": 30.0, "wall": 1.0}
+        return {"name": name, **s, "old": {**s, "rel": old}, "nothing": {**s, "rel": 1.0, "truth_psnr": 28.0},
+                "paste": {**s, "rel": 0.5}}
+
+    text = synthetic.summary([row("raise peak", 0.1, 0.9), row("raise peak", 0.2, 0.3), row("move sun", 0.0, 0.0),
+                              row("move tree", 0.4, 0.1)])
+    assert "raise peak   dragnb 2/2, old warp 0/2, cut-and-paste 0/2" in text
+    assert "raise peak     dragnb 0.150 |  50.0 dB | 30.00 dB; old warp 0.600 |  50.0 dB | 30.00 dB; nothing 1.000" in text
+    assert "move, all      dragnb 0.200" in text
+    assert "old warp, all: median relative distance 0.200, within 0.25 2/4" in text
