@@ -65,6 +65,8 @@ def main(argv=None):
     syn.add_argument("--seed", type=int, default=SEED, help=f"cases from the scenes after this seed (default {SEED})")
     syn.add_argument("--alone", action="store_true",
                      help="also run the optimisation alone (init='inverted', strength 0.7) on the same cases")
+    syn.add_argument("--compare-old-warp", action="store_true",
+                     help="also run the drag from the earlier 'falloff' warp (dragnb.warp) on the same cases")
     _option_flags(syn)
     db = sub.add_parser("dragbench", help="DragBench's samples (category/sample/ folders): MD and IF per category")
     db.add_argument("dir", help="a DragBench folder")
@@ -99,7 +101,8 @@ def main(argv=None):
         print(regions.region_summary(regions.region_scores(args.model, args.n, args.seed)))
         return
     if args.which == "synthetic":
-        print(synthetic.summary(synthetic.run(args.model, args.n, args.mask, args.seed, args.alone, **_options(args))))
+        print(synthetic.summary(synthetic.run(args.model, args.n, args.mask, args.seed, args.alone,
+                                                    args.compare_old_warp, **_options(args))))
         return
     try:
         dragbench.dragbench_main(args, _options(args))
