@@ -269,3 +269,32 @@ def costs(result, title: str | None = "where the edit's time goes"):
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def displacement_field(image, field, ax=None, title: str | None = "where the warp sends each pixel",
+                       every: int | None = None, min_length: float = 0.25):
+    """Arrows of a displacement field over the image, coloured by their length (pixels).
+
+    ``field`` (H, W, 2): (dx, dy) pixels per pixel, as ``dragnb.warp.displacement_field`` returns;
+    one arrow every ``every`` pixels (default: about 24 across), none shorter than ``min_length``.
+    """
+    field = np.asarray(field, np.float64)
+    im = np.asarray(load_image(image))
+    if field.ndim != 3 or field.shape[2] != 2 or field.shape[:2] != im.shape[:2]:
+        raise ValueError(f"field must be (H, W, 2) for a {im.shape[1]}x{im.shape[0]} image, got {field.shape}")
+    fig = None
+    if ax is None:
+        fig, (ax,) = panels(1, 4)
+    show(ax, im, title)
+    every = every or max(1, round(max(im.shape[:2]) / 24))
+    ys, xs = np.mgrid[every // 2:im.shape[0]:every, every // 2:im.shape[1]:every]
+    u, v = field[ys, xs, 0], field[ys, xs, 1]
+    long = np.hypot(u, v) >= min_length
+    if long.any():
+        arrows = ax.quiver(xs[long], ys[long], u[long], v[long], np.hypot(u, v)[long], angles="xy",
+                           scale_units="xy", scale=1, cmap="viridis", width=0.006, zorder=3)
+        ax.figure.colorbar(arrows, ax=ax, shrink=0.8, label="pixels")
+    return fig if fig is not None else ax.figure
+
+
+__all__.append("displacement_field")
