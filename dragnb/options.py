@@ -66,6 +66,9 @@ class DragOptions:
     init: str = "inverted"       # start from the inverted latent ("inverted", DragDiffusion) or from the
                                  # inversion of the image warped along the drags ("warp", FastDrag-style,
                                  # see warp.py)
+    warp: str = "shape"          # init="warp": the warp's geometry, "shape" (the region deforms about its
+                                 # anchors, shapes kept) or "falloff" (the handle's part moves, the rest
+                                 # follows by a fall-off; dragnb, warp.py)
     preview_every: int = 0       # decode a preview every k steps (0: never)
     mechanism: bool = False      # record each step's mechanism (``optimisation.Mechanism``): the tracking
                                  # windows, the motion patches and the latent's change (dragnb)
@@ -150,11 +153,11 @@ class DragOptions:
         return SOURCES.get(name, "DragDiffusion (Shi et al., CVPR 2024)")
 
 
-CHOICES = {"init": ("inverted", "warp"), "supervise": ("step", "original"),
+CHOICES = {"init": ("inverted", "warp"), "warp": ("shape", "falloff"), "supervise": ("step", "original"),
            "reference_source": ("recompute", "inversion"), "reference_store": ("device", "cpu"),
            "preserve": ("step", "latent"), "lora": (True, False), "blend": (True, False),
            "paste_back": (True, False), "mechanism": (True, False)}   # the values each of these DragOptions fields accepts
 SOURCES = {"reference_source": "dragnb", "reference_store": "dragnb", "blend": "dragnb", "paste_back": "dragnb",
-           "seam": "dragnb", "preview_every": "dragnb", "mechanism": "dragnb", "lora": "dragnb: on where the model runs on CUDA",
+           "seam": "dragnb", "preview_every": "dragnb", "mechanism": "dragnb", "warp": "dragnb", "lora": "dragnb: on where the model runs on CUDA",
            "size": "the model's native size", "drag_per_denoise": "GoodDrag (Zhang et al. 2024): 0 = off",
            "drag_levels": "GoodDrag (Zhang et al. 2024)"}   # fields whose default is not DragDiffusion's

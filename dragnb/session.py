@@ -34,7 +34,7 @@ from .optimisation import Problem, as_cells, optimise
 from .options import DragOptions
 from .reference import ReferenceTokens, denoise_with_reference, reference_attention
 from .region import drag_region, handle_regions
-from .warp import warped_image
+from .warp import warp_field, warped_image
 
 
 @dataclass
@@ -144,6 +144,7 @@ class DragSession:
         self.inversion: Inversion | None = None
         self.lora_losses: list = []
         self.warped: Image.Image | None = None   # init="warp": the image the optimisation starts from
+        self.warp_field: np.ndarray | None = None   # init="warp": where the warp sent each pixel (H, W, 2)
         self._lora = None
         self._tokens = None      # reference_source="inversion": the original's self-attention inputs
         self._latent = None      # the latent after the last completed step
@@ -191,7 +192,9 @@ class DragSession:
         self._latent = self.inversion.latent.detach().clone()
         if o.init == "warp":
             self.warped = self._timed("warp", warped_image, self.image, regions, self.start, self.targets,
-                                      self.mask)
+                                      self.mask, warp=o.warp)
+            self.warp_field = self._timed("warp", warp_field, regions, self.start, self.targets, self.image, o.warp,
+                                          self.mask)
             with use_lora(m, self._lora):
                 start = self._timed("inversion", invert, m, self.warped, self.prompt, o.strength, o.steps, o.size)
             self._latent = start.latent.detach().clone()

@@ -52,7 +52,8 @@ goes to its own target. ``displacement_field`` returns that field (H, W, 2).
 within ``RHO`` x |d| of h) moves by d, every other pixel by w x d with
 w = exp(-dist(x, rigid)^2 / (2 (``SIGMA`` |d|)^2)), applied backwards by fixed-point
 iteration; the surroundings stretch to close the gap. ``WARP`` names the geometry that
-``warped_image`` uses when none is given (the synthetic bench sets it to compare them).
+``warped_image`` uses when none is given; a drag gives ``DragOptions.warp``. ``warp_field``
+draws either as a displacement field.
 
 Only pixels inside ``mask`` change.
 """
@@ -326,6 +327,20 @@ def warp_array(image: np.ndarray, weight: np.ndarray, handle, target, iterations
         sx, sy = xx - d[0] * ws, yy - d[1] * ws
     return np.stack([ndimage.map_coordinates(image[..., c].astype(np.float64), [sy, sx], order=1, mode="nearest")
                      for c in range(image.shape[2])], -1)
+
+
+def warp_field(regions: list, handles, targets, image: Image.Image, warp: str, mask: np.ndarray) -> np.ndarray:
+    """Where ``warped_image`` with geometry ``warp`` moves each pixel of ``image``, as a picture of the
+    warp: (H, W, 2) (dx, dy) pixels, 0 outside ``mask``. For "falloff", the pairs' motions added."""
+    if warp == "shape":
+        field = displacement_field(regions, handles, targets, image)
+    else:
+        field = np.zeros(mask.shape + (2,))
+        for region, hp, tp in zip(regions, handles, targets):
+            d = np.asarray(tp, np.float64) - np.asarray(hp, np.float64)
+            if np.hypot(*d) >= 0.5:
+                field += drag_weight(region, hp, tp)[..., None] * d
+    return np.where(mask[..., None], field, 0.0)
 
 
 def warped_image(image: Image.Image, regions: list, handles, targets, mask: np.ndarray,

@@ -229,3 +229,17 @@ def test_the_synthetic_summary_sets_the_old_warp_beside_the_new_per_kind():
     assert "raise peak     dragnb 0.150 |  50.0 dB | 30.00 dB; old warp 0.600 |  50.0 dB | 30.00 dB; nothing 1.000" in text
     assert "move, all      dragnb 0.200" in text
     assert "old warp, all: median relative distance 0.200, within 0.25 2/4" in text
+
+
+def test_a_drag_chooses_the_warps_geometry_and_keeps_its_field(tiny_sd, scene_image):
+    fields = {}
+    for geometry in ("shape", "falloff"):
+        s = dragnb.DragSession(tiny_sd, scene_image, [(12, 13)], [(20, 13)], init="warp", warp=geometry, **FAST)
+        s.prepare()
+        assert s.warp_field.shape == (32, 32, 2)
+        assert np.allclose(s.warp_field[13, 12], (8, 0), atol=0.5)           # the handle goes to its target
+        assert not s.warp_field[s.mask == 0].any()                          # nothing moves outside the region
+        fields[geometry] = s.warp_field
+    assert not np.allclose(fields["shape"], fields["falloff"])
+    with pytest.raises(ValueError, match="warp must be one of 'shape', 'falloff'"):
+        dragnb.DragSession(tiny_sd, scene_image, [(12, 13)], [(20, 13)], init="warp", warp="rigid")

@@ -19,7 +19,6 @@ import time
 import numpy as np
 from scipy import ndimage
 
-from .. import warp
 from ..loading import load
 from ..session import drag
 from ..teaching.cases import SEED, Case, cut_and_paste, length, make_cases, score
@@ -67,12 +66,7 @@ def _one(m, case: Case, mask, options: dict) -> dict:
 
 def _falloff(m, case: Case, mask, options: dict) -> dict:
     """``_one`` with the drag started from the earlier "falloff" warp."""
-    chosen = warp.WARP
-    warp.WARP = "falloff"
-    try:
-        return _one(m, case, mask, options)
-    finally:
-        warp.WARP = chosen
+    return _one(m, case, mask, {**options, "warp": "falloff"})
 
 
 def _object_region(case: Case) -> np.ndarray:

@@ -21,7 +21,8 @@ from .feature_plots import correspondence, dift_sweep, heatmap, heatmaps, mask_o
 from .figures import HANDLE, PATH, PATH_DARK, TARGET, check_result, check_steps, new_figure, panels, show
 from .mechanism_plots import mechanism, mechanism_strip
 
-__all__ = ["before_after", "correspondence", "costs", "dift_sweep", "drag_animation", "drag_arrows", "drag_losses",
+__all__ = ["before_after", "correspondence", "costs", "dift_sweep", "displacement_field", "drag_animation",
+           "drag_arrows", "drag_losses",
            "gallery", "heatmap", "heatmaps", "image_grid", "loss_curve", "mask_overlay", "mechanism", "mechanism_strip",
            "pca", "region",
            "save_animation", "teaser", "trajectory", "two_distances", "variants"]
@@ -296,5 +297,3 @@ def displacement_field(image, field, ax=None, title: str | None = "where the war
         ax.figure.colorbar(arrows, ax=ax, shrink=0.8, label="pixels")
     return fig if fig is not None else ax.figure
 
-
-__all__.append("displacement_field")

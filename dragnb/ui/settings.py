@@ -13,6 +13,8 @@ from ..options import CHOICES, DragOptions
 # the fields shown, in the order the method uses them, with what each one does
 FIELDS = {
     "init": "where the optimisation starts: the inverted latent, or the inversion of the image warped along the drags",
+    "warp": "init=warp: the warp's geometry: the region deforms about its anchors, shapes kept (shape), or the "
+            "handle's part moves and the rest follows by a fall-off (falloff)",
     "strength": "inversion strength: the share of the DDIM steps inverted (0.7 = 35 of 50)",
     "steps": "DDIM steps",
     "max_iters": "at most this many optimisation steps",
