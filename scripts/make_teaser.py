@@ -1,8 +1,8 @@
 """The README's teaser figure, made by the project: ``python scripts/make_teaser.py``.
 
-The README's first example (the teaching model on a CPU: the sun moved 6.4 px left by DragDiffusion's loop), drawn
-as the request, the handle's DIFT heatmap, the handle's path and the result, into
-``teaser_fig/teaser.png``.
+The seed's own edit on the teaching model, on a CPU: a mountain made taller with the model's
+defaults (the shape-keeping warp start, tutorial 3), drawn as the request, the handle's DIFT
+heatmap, the warp's displacement field and the result, into ``teaser_fig/teaser.png``.
 """
 from pathlib import Path
 
@@ -14,12 +14,15 @@ OUT = Path(__file__).resolve().parents[1] / "teaser_fig" / "teaser.png"
 
 def main():
     model = dragnb.load("tiny", verbose=False)
-    image = random_scene(seed=3_000_014).render(64)
-    sun, target = (30.2, 9.0), (23.8, 9.0)
-    heat = dragnb.similarity_map(dragnb.dift_features(model, image), sun)
-    result = dragnb.drag(model, image, handles=[sun], targets=[target],
-                         init="inverted", strength=0.7, lr=0.05, tolerance=0.5, r_m=1, r_p=3, size=64)
-    fig = dragnb.plots.teaser(result, heat, title="dragnb: drag the sun left (teaching model, CPU)")
+    scene = random_scene(seed=2_000_188)
+    mountain = next(i for i in scene.draggable() if scene.objects[i].kind == "mountain")
+    peak = scene.keypoints(64)[(mountain, "peak")]
+    image = scene.render(64)
+    heat = dragnb.similarity_map(dragnb.dift_features(model, image), peak)
+    session = dragnb.DragSession(model, image, [peak], [(peak[0], peak[1] - 9)])
+    result = session.result()
+    fig = dragnb.plots.teaser(result, heat, field=session.warp_field,
+                              title="dragnb: make the mountain taller (teaching model, CPU)")
     fig.savefig(OUT, dpi=80)
     print(f"wrote {OUT}")
 

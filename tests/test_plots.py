@@ -190,6 +190,10 @@ def test_the_teaser_shows_request_heatmap_path_and_result(tiny_sd, scene_image):
     r = dragnb.drag(tiny_sd, scene_image, [(15, 13)], [(22, 13)], steps=10, max_iters=3, tolerance=0.0)
     sim = np.linspace(-1, 1, 32 * 32, dtype=np.float32).reshape(32, 32)
     fig = plots.teaser(r, sim)
+    field = np.zeros((32, 32, 2))
+    field[10:14, 14:18] = (7, 0)
+    titles = [ax.get_title() for ax in plots.teaser(r, sim, field=field).axes]
+    assert "the warp that starts the drag" in titles and "the handle's path" not in titles
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in panels] == ["the drag", "DIFT: like the handle", "the handle's path", "after"]
     assert np.array_equal(panels[1].get_images()[1].get_array(), sim)

@@ -235,14 +235,18 @@ def before_after(result, title: str | None = None):
     return fig
 
 
-def teaser(result, similarity: np.ndarray, title: str | None = None):
-    """One drag in four panels: the request, the handle's DIFT heatmap, the handle's path, the result."""
+def teaser(result, similarity: np.ndarray, title: str | None = None, field: np.ndarray | None = None):
+    """One drag in four panels: the request, the handle's DIFT heatmap, the handle's path (or, given
+    the warp's ``field`` (H, W, 2), ``DragSession.warp_field``, where the warp sent each pixel), the result."""
     check_result(result)
     fig, axes = panels(4, 3.2)
     drag_arrows(result.original, result.start, result.targets, ax=axes[0], title="the drag")
     heatmap(result.original, similarity, point=result.start[0], ax=axes[1], title="DIFT: like the handle")
-    trajectory(result.original, result.history, result.targets, start=result.start, end=result.handles,
-               ax=axes[2], title="the handle's path")
+    if field is None:
+        trajectory(result.original, result.history, result.targets, start=result.start, end=result.handles,
+                   ax=axes[2], title="the handle's path")
+    else:
+        displacement_field(result.original, field, ax=axes[2], title="the warp that starts the drag")
     drag_arrows(result.image, result.handles, result.targets, ax=axes[3], title="after")
     if title:
         fig.suptitle(title)
