@@ -34,7 +34,7 @@ from .optimisation import Problem, as_cells, optimise
 from .options import DragOptions
 from .reference import ReferenceTokens, denoise_with_reference, reference_attention
 from .region import drag_region, handle_regions
-from .warp import warp_field, warped_image
+from .warp import warp_with_field
 
 
 @dataclass
@@ -67,15 +67,13 @@ class StepMechanism:
         """``m`` (an ``optimisation.Mechanism``) on the feature grid ``grid`` and the latent grid
         ``latent_grid`` (each (w, h)) of the image whose ``Geometry`` is ``geo``."""
         cell = geo.cell_size(grid)
-        sizes = np.array([d.shape[::-1] for d in m.windows], float).reshape(-1, 2)
-        first = geo.from_grid(m.corners - 0.5, grid) if len(sizes) else np.zeros((0, 2))
-        last = geo.from_grid(m.corners + sizes - 0.5, grid) if len(sizes) else np.zeros((0, 2))
+        sizes = np.array([d.shape[::-1] for d in m.windows], float)                  # (N, 2) cols, rows
+        first, last = (geo.from_grid(m.corners + k - 0.5, grid) for k in (0, sizes))  # cell edges
         lw, lh = latent_grid
-        box = tuple(geo.from_grid([[-0.5, -0.5]], latent_grid)[0]) + tuple(geo.from_grid([[lw - 0.5, lh - 0.5]],
-                                                                                          latent_grid)[0])
+        box = tuple(geo.from_grid([[-0.5, -0.5], [lw - 0.5, lh - 0.5]], latent_grid).ravel())
         return cls(list(m.windows), np.concatenate([first, last], 1), geo.from_grid(m.before, grid),
                    geo.from_grid(m.found, grid), m.pulls * cell, (m.r_m + 0.5) * cell, m.change, m.so_far,
-                   (box[0], box[1], box[2], box[3]), cell, geo.cell_size(latent_grid), m.tracked)
+                   box, cell, geo.cell_size(latent_grid), m.tracked)
 
 
 @dataclass
@@ -191,10 +189,8 @@ class DragSession:
             self.mask = self.user_mask.copy()
         self._latent = self.inversion.latent.detach().clone()
         if o.init == "warp":
-            self.warped = self._timed("warp", warped_image, self.image, regions, self.start, self.targets,
-                                      self.mask, warp=o.warp)
-            self.warp_field = self._timed("warp", warp_field, regions, self.start, self.targets, self.image, o.warp,
-                                          self.mask)
+            self.warped, self.warp_field = self._timed("warp", warp_with_field, self.image, regions, self.start,
+                                                       self.targets, self.mask, warp=o.warp)
             with use_lora(m, self._lora):
                 start = self._timed("inversion", invert, m, self.warped, self.prompt, o.strength, o.steps, o.size)
             self._latent = start.latent.detach().clone()

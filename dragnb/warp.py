@@ -52,8 +52,8 @@ goes to its own target. ``displacement_field`` returns that field (H, W, 2).
 within ``RHO`` x |d| of h) moves by d, every other pixel by w x d with
 w = exp(-dist(x, rigid)^2 / (2 (``SIGMA`` |d|)^2)), applied backwards by fixed-point
 iteration; the surroundings stretch to close the gap. ``WARP`` names the geometry that
-``warped_image`` uses when none is given; a drag gives ``DragOptions.warp``. ``warp_field``
-draws either as a displacement field.
+``warped_image`` uses when none is given; a drag gives ``DragOptions.warp``. ``warp_with_field``
+also returns either as a displacement field.
 
 Only pixels inside ``mask`` change.
 """
@@ -289,11 +289,11 @@ def harmonic_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return out
 
 
-def shaped(image: np.ndarray, regions: list, handles, targets) -> np.ndarray:
-    """The "shape" warp of image (H, W, C): each region pushed along its field over the background,
-    what it uncovers filled (``fill_behind``): (H, W, C) float64."""
+def shaped(image: np.ndarray, field: np.ndarray, union: np.ndarray) -> np.ndarray:
+    """The "shape" warp of image (H, W, C): the moving parts ``union`` (H, W) bool pushed along
+    ``field`` (H, W, 2, ``_field``) over the background, what they uncover filled (``fill_behind``):
+    (H, W, C) float64."""
     img = image.astype(np.float64)
-    field, union = _field(regions, handles, targets, image)
     if not union.any():
         return img
     background = fill_behind(img, union, field)
@@ -329,39 +329,35 @@ def warp_array(image: np.ndarray, weight: np.ndarray, handle, target, iterations
                      for c in range(image.shape[2])], -1)
 
 
-def warp_field(regions: list, handles, targets, image: Image.Image, warp: str, mask: np.ndarray) -> np.ndarray:
-    """Where ``warped_image`` with geometry ``warp`` moves each pixel of ``image``, as a picture of the
-    warp: (H, W, 2) (dx, dy) pixels, 0 outside ``mask``. For "falloff", the pairs' motions added."""
-    if warp == "shape":
-        field = displacement_field(regions, handles, targets, image)
-    else:
-        field = np.zeros(mask.shape + (2,))
-        for region, hp, tp in zip(regions, handles, targets):
-            d = np.asarray(tp, np.float64) - np.asarray(hp, np.float64)
-            if np.hypot(*d) >= 0.5:
-                field += drag_weight(region, hp, tp)[..., None] * d
-    return np.where(mask[..., None], field, 0.0)
-
-
-def warped_image(image: Image.Image, regions: list, handles, targets, mask: np.ndarray,
-                 rho: float | None = None, sigma: float = SIGMA, warp: str | None = None) -> Image.Image:
-    """The image with the drags applied as a warp, changed only inside ``mask``.
+def warp_with_field(image: Image.Image, regions: list, handles, targets, mask: np.ndarray,
+                    rho: float | None = None, sigma: float = SIGMA, warp: str | None = None) -> tuple:
+    """The image with the drags applied as a warp, changed only inside ``mask``, and where the warp
+    moved each pixel: (PIL image, field (H, W, 2) (dx, dy) pixels, 0 outside ``mask``).
 
     regions: [(H, W) bool] under each handle; handles, targets: (N, 2) pixels; mask (H, W) bool.
-    warp: "shape" (all pairs at once) or "falloff" (one pair after another, ``rho`` and ``sigma``);
-    default ``WARP``.
+    warp: "shape" (all pairs at once) or "falloff" (one pair after another, ``rho`` and ``sigma``;
+    its field is the pairs' motions added); default ``WARP``.
     """
     warp = WARP if warp is None else warp
     if warp not in GEOMETRIES:
         raise ValueError(f"warp must be one of {', '.join(map(repr, GEOMETRIES))}, got {warp!r}")
     orig = np.asarray(image.convert("RGB"))
     if warp == "shape":
-        out = shaped(orig, regions, handles, targets)
+        field, union = _field(regions, handles, targets, orig)
+        out = shaped(orig, field, union)
     else:
-        out = orig.astype(np.float64)
+        out, field = orig.astype(np.float64), np.zeros(mask.shape + (2,))
         for region, hp, tp in zip(regions, handles, targets):
             if np.hypot(tp[0] - hp[0], tp[1] - hp[1]) < 0.5:
                 continue   # a pair that stays where it is
-            out = warp_array(out, drag_weight(region, hp, tp, RHO if rho is None else rho, sigma), hp, tp)
+            weight = drag_weight(region, hp, tp, RHO if rho is None else rho, sigma)
+            out = warp_array(out, weight, hp, tp)
+            field += weight[..., None] * (np.asarray(tp, np.float64) - np.asarray(hp, np.float64))
     out = np.clip(np.round(out), 0, 255).astype(np.uint8)
-    return Image.fromarray(np.where(mask[..., None], out, orig))
+    return Image.fromarray(np.where(mask[..., None], out, orig)), np.where(mask[..., None], field, 0.0)
+
+
+def warped_image(image: Image.Image, regions: list, handles, targets, mask: np.ndarray,
+                 rho: float | None = None, sigma: float = SIGMA, warp: str | None = None) -> Image.Image:
+    """``warp_with_field``'s image alone."""
+    return warp_with_field(image, regions, handles, targets, mask, rho, sigma, warp)[0]

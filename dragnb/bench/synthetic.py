@@ -41,7 +41,7 @@ def run(model="tiny", n: int = 40, mask: str = "auto", seed: int = SEED, alone: 
         if alone:
             row["alone"] = _one(m, case, given, {**options, **ALONE})
         if old_warp:
-            row["old"] = _falloff(m, case, given, options)
+            row["old"] = _one(m, case, given, {**options, "warp": "falloff"})
         row["nothing"] = score(case, case.image, row["mask"])
         row["paste"] = score(case, cut_and_paste(case.image, row["mask"] & _object_region(case), case.handle,
                                                  case.target), row["mask"])
@@ -62,11 +62,6 @@ def _one(m, case: Case, mask, options: dict) -> dict:
     r = drag(m, case.image, [case.handle], [case.target], mask=mask, **options)
     wall = time.perf_counter() - start
     return {"wall": wall, "steps": len(r.history), "mask": r.mask, **score(case, np.asarray(r.image), r.mask)}
-
-
-def _falloff(m, case: Case, mask, options: dict) -> dict:
-    """``_one`` with the drag started from the earlier "falloff" warp."""
-    return _one(m, case, mask, {**options, "warp": "falloff"})
 
 
 def _object_region(case: Case) -> np.ndarray:

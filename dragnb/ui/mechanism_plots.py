@@ -30,8 +30,9 @@ def _drag(drag):
 
 def recorded(drag) -> list:
     """The steps of ``drag`` (a ``DragResult`` or ``DragSession``) that recorded their mechanism."""
-    steps = [s for s in _drag(drag)[4] if s.mechanism is not None]
-    if not steps and _drag(drag)[4]:
+    history = _drag(drag)[4]
+    steps = [s for s in history if s.mechanism is not None]
+    if not steps and history:
         raise ValueError("this drag did not record its mechanism: drag with mechanism=True")
     return steps
 
@@ -58,6 +59,22 @@ def _zoom(ax, points, margin: float, shape) -> None:
     ax.set_ylim(min(h - 0.5, hi[1]), max(-0.5, lo[1]))
 
 
+def _panel(drag, step: int, ax, size: tuple, picture=None, handle: int = 0):
+    """What a panel draws from, the picture drawn on ``ax`` (a new figure of ``size`` if None): (the new
+    figure or None, ax, the picture (H, W, 3), the editable mask, starts (N, 2), targets (N, 2), the
+    ``DragStep``, the handle's index checked)."""
+    image, mask, start, targets, _ = _drag(drag)
+    s = _step(drag, step)
+    handle = validate.number("handle", handle, int, 0, len(s.mechanism.windows) - 1)
+    fig = None
+    if ax is None:
+        fig = new_figure(size)
+        ax = fig.subplots()
+        ax.set_axis_off()
+    im = show(ax, image if picture is None else load_image(picture))
+    return fig, ax, im, mask, start, targets, s, handle
+
+
 def _dot(ax, p, colour, size=7, marker="o", hollow=False):
     ax.plot([p[0]], [p[1]], marker, ms=size, mfc="none" if hollow else colour, mec=colour if hollow else "white",
             mew=1.5 if hollow else 1, zorder=4)
@@ -69,17 +86,8 @@ def tracking(drag, step: int = -1, handle: int = 0, ax=None, colorbar: bool = Tr
     the nearest cell, where it put the handle (yellow star); the start is the hollow red ring, the
     target blue. Drawn over ``picture`` (default: the input image), e.g. what the drag would return
     at this step (``DragSession.outcome``), whose content tracking's features describe."""
-    image, _, start, targets, _ = _drag(drag)
-    image = image if picture is None else load_image(picture)
-    s = _step(drag, step)
+    fig, ax, im, _, start, targets, s, handle = _panel(drag, step, ax, (3.6, 3.4), picture, handle)
     m = s.mechanism
-    handle = validate.number("handle", handle, int, 0, len(m.windows) - 1)
-    fig = None
-    if ax is None:
-        fig = new_figure((3.6, 3.4))
-        ax = fig.subplots()
-        ax.set_axis_off()
-    im = show(ax, image)
     left, top, right, bottom = m.boxes[handle]
     art = ax.imshow(m.windows[handle], cmap=DISTANCE_MAP, extent=(left, right, bottom, top), interpolation="nearest",
                     zorder=2)
@@ -101,17 +109,8 @@ def supervision(drag, step: int = -1, handle: int = 0, ax=None, picture=None):
     """Motion supervision at ``step``: the patch around the tracked handle (yellow square) is pulled
     towards its copy one feature cell further towards the target (dashed white square); over
     ``picture`` (default: the input image)."""
-    image, _, _, targets, _ = _drag(drag)
-    image = image if picture is None else load_image(picture)
-    s = _step(drag, step)
+    fig, ax, im, _, _, targets, s, handle = _panel(drag, step, ax, (3.4, 3.4), picture, handle)
     m = s.mechanism
-    handle = validate.number("handle", handle, int, 0, len(m.windows) - 1)
-    fig = None
-    if ax is None:
-        fig = new_figure((3.4, 3.4))
-        ax = fig.subplots()
-        ax.set_axis_off()
-    im = show(ax, image)
     h, d, r = m.found[handle], m.pulls[handle], m.patch
     ax.add_patch(Rectangle(h - r, 2 * r, 2 * r, fill=False, ec=PATH, lw=2, zorder=3))
     pulled = bool(np.any(d))
@@ -131,17 +130,9 @@ def change(drag, step: int = -1, net: bool = False, ax=None, colorbar: bool = Tr
     optimisation started), over the image, with the editable region's outline (white), the
     handles' starts (red), their targets (blue) and a dashed circle of one drag length around each start.
     The colours run from 0 to ``vmax`` (default: the map's largest value)."""
-    image, mask, start, targets, _ = _drag(drag)
-    s = _step(drag, step)
+    fig, ax, im, mask, start, targets, s, _ = _panel(drag, step, ax, (3.6, 3.4))   # the picture: under the map
     m = s.mechanism
     values = m.so_far if net else m.change
-    fig = None
-    if ax is None:
-        fig = new_figure((3.6, 3.4))
-        ax = fig.subplots()
-        ax.set_axis_off()
-    im = np.asarray(image)
-    ax.imshow(im, interpolation="nearest")   # under the map: where the padding of the frame is cut off
     title = f"step {s.step}: " + ("the net change so far" if net else "this step's change of the latent")
     if values is None:
         ax.set_title(f"step {s.step}: no update", fontsize=9)

@@ -280,9 +280,7 @@ class DragWidget:
         costs = " · ".join(f"{stage} {sec:.1f} s ({r.passes.get(stage, {}).get('forward', 0)} UNet passes)"
                            for stage, sec in r.timings.items() if sec >= 0.05)
         self.progress.value = len(r.history)
-        self._following = True
-        self._offer(r, r.history[-1].step if r.history else 0)
-        self.panel.update()   # shows the result and its charts
+        self.panel.update()   # shows the result, its charts and its last step's mechanism (show_picture)
         self._busy(False)
         self._say(f"done in {took:.1f} s, {len(r.history)} steps: {end}; tracking finds the handle "
                   f"{r.distance:.1f} image pixels from its target<br><small>{region}</small>"
