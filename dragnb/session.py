@@ -179,7 +179,8 @@ class DragSession:
             self.inversion = self._timed("inversion", invert, m, self.image, self.prompt, o.strength, o.steps, o.size)
         regions = None
         if self.user_mask is None or o.init == "warp":
-            regions = self._timed("region", handle_regions, m, self.image, self.start, self.prompt, o.size)
+            regions = self._timed("region", handle_regions, m, self.image, self.start, self.prompt, o.size,
+                                  self.targets)
         if self.user_mask is None:
             self.mask = self._timed("region", drag_region, m, self.image, self.start, self.targets,
                                     prompt=self.prompt, regions=regions)

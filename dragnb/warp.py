@@ -26,10 +26,10 @@ region R under the handle:
   the back side maps onto the taller triangle on the same base (the affine map that fixes
   the base: flanks stay straight lines), and a limb maps onto the straight limb from its
   root to the target (turned about its root, as long as before when t is as far from the
-  root as h was). With core = ``CORE`` x |d| (0 for a limb), the band of the part nearest
-  the handle, that deep, moves whole: the handle's own neighbourhood is translated, not
-  stretched, so the features that point tracking compares are the handle's (a triangle's
-  flanks then bend once, where the band ends);
+  root as h was). With core = ``CORE`` x |d| > 0 (never for a limb), the band of the part
+  nearest the handle, that deep, moves whole: the handle's own neighbourhood is translated,
+  not stretched (a triangle's flanks then bend once, where the band ends). ``CORE`` is 0:
+  with the region that ``region.pulled_region`` gives, the straight flanks land closer;
 - **a region moves whole** if all of it lies within ``RHO`` x |d| of h (a small object), or
   if it is no limb and the drag does not point away from its middle (the cosine of d with
   h minus the part's centroid under ``OUTWARD``: an object pulled sideways moves);
@@ -73,7 +73,7 @@ RHO = 1.0          # a region within this x the drag's length of the handle move
 SIGMA = 0.5        # "falloff": fall-off of the motion around the rigid part, x the drag's length
 ALIKE = 20.0       # "shape": a region pixel this close in colour (RGB) to the nearest pixel outside is background
 GROW = 1           # "shape": pixels the region is grown by before it moves (its blended edge goes with it)
-CORE = 0.5         # "shape": the part this x |d| nearest the handle's end moves whole
+CORE = 0.0         # "shape": the part this x |d| nearest the handle's end moves whole
 FAR = 4.0          # "shape": region pixels farther than this x |d| from the handle (along it) stay
 DEPTH = 0.5        # "shape": a back edge anchors if the region runs this x |d| ahead of it along d
 BACK = 0.5         # "shape": ... and faces away from the drag (cosine of its outward normal with -d)

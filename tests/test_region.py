@@ -176,3 +176,44 @@ def test_features_of_another_image_are_refused(tiny_sd, scene_image):
     with pytest.raises(ValueError, match="features were computed for another image"):
         dragnb.find_region(tiny_sd, other, (15, 13), features=feats)
     assert dragnb.find_region(None, scene_image, (15, 13), features=feats).any()
+
+
+def _mountain_segments():
+    """Pieces of a drawn scene, 40x40: sky (0, rows 0-19), a horizon line (7, row 20), ground in
+    one-row bands (1-3, rows 21-23) and below (4), a mountain body (5) under its snow cap (6)."""
+    s = np.zeros((40, 40), int)
+    s[20] = 7
+    s[21], s[22], s[23], s[24:] = 1, 2, 3, 4
+    for y in range(4, 20):   # a triangle standing on the horizon, apex at (20, 4)
+        half = y - 4
+        s[y, 20 - half:21 + half] = 5 if y >= 10 else 6
+    return s
+
+
+def test_background_pieces_are_border_threads_and_pieces_from_side_to_side():
+    from dragnb.region import background_pieces
+
+    bg = background_pieces(_mountain_segments())
+    assert bg[[0, 1, 2, 3, 4]].all()        # sky and ground run from side to side; their rows too
+    assert bg[7]                             # the horizon: a thread on the border
+    assert not bg[5] and not bg[6]           # the mountain and its cap are things
+    lone_line = np.zeros((10, 10), int)
+    lone_line[5, 3:7] = 1                    # a one-pixel line inside the image: a tail, not backdrop
+    assert not background_pieces(lone_line)[1]
+
+
+def test_a_raised_peak_pulls_the_mountain_under_its_cap_and_a_sideways_drag_does_not():
+    from dragnb.region import pulled_region
+
+    s = _mountain_segments()
+    cap = s == 6
+    up = pulled_region(cap, s, (20, 4), (20, 0))
+    assert up[s == 5].all() and up[cap].all()          # the body joined: a raise reshapes the mountain
+    assert not up[(s <= 4) | (s == 7)].any()           # sky, ground and horizon did not
+    side = pulled_region(cap, s, (20, 4), (28, 4))
+    assert np.array_equal(side, cap)                   # a sideways drag moves the cap alone
+    caught = cap | (s == 7) | (s == 1)                 # a region that caught the horizon and a ground row
+    assert np.array_equal(pulled_region(caught, s, (20, 8), (28, 8)), cap)
+    thread = np.zeros_like(cap)
+    thread[4, 20] = thread[5, 19] = True               # the apex hangs on by a corner: it stays
+    assert np.array_equal(pulled_region(thread, s, (19, 5), (19, 0)), thread)   # a thread pulls nothing more
