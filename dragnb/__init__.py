@@ -6,8 +6,9 @@ latent -> features -> edited latent -> image), one module each:
 - ``loading``:      ``load`` a Stable-Diffusion-shaped model (SD 1.5/2.1, or the bundled
                     teaching model ``"tiny"`` that runs on a CPU);
 - ``features``:     ``dift_features``, ``similarity_map``, ``match_points`` (DIFT);
-- ``region``:       ``find_region``, the part of the image a drag from a point moves, and
-                    ``drag_region``, that region swept along the drag;
+- ``region``:       ``find_region``, the part of the image a drag from a point moves;
+- ``pulled``:       ``pulled_region``, that region fitted to its drag (what a raise pulls
+                    along), and ``drag_region``, it swept along the drag;
 - ``inversion``:    ``invert`` (DDIM inversion) and ``denoise``; every DDIM step of the
                     package is ``inversion.ddim_step`` (diffusers' schedulers);
 - ``warp``:         the optional warped start (``init="warp"``);
@@ -39,7 +40,8 @@ from .features import Features, dift_features, match_points, similarity_map
 from .images import Geometry, load_image
 from .inversion import Inversion, denoise, generate, invert
 from .loading import DiffusionModel, WeightsNotFoundError, load
-from .region import Region, drag_region, find_region, region_steps
+from .pulled import drag_region
+from .region import Region, find_region, region_steps
 from .options import DragOptions
 from .session import DragResult, DragSession, DragStep, drag
 from .ui import plots

@@ -29,10 +29,8 @@ teaching model's scenes):
 
 Several points make one region (the union of what each holds). ``region_steps`` returns
 every intermediate for plotting; ``find_region`` the mask. A whole drag's region,
-``drag_region``, is what each drag pulls (``pulled_region``: the handle's region without
-the backdrop it caught, and, when the drag reshapes it, with the pieces right behind it:
-the mountain under a snow cap) swept along its path to the target and grown by a margin:
-what the session lets change when no mask is painted, and what the warp start deforms.
+``pulled.drag_region``, is what each drag pulls from its region, swept along its path to
+the target (``dragnb.pulled``).
 """
 from __future__ import annotations
 
@@ -46,7 +44,7 @@ from scipy import ndimage
 
 from . import validate
 from .features import Features, check_features, dift_features, similarity_map
-from .images import default_seam, load_image
+from .images import load_image
 from .loading import DiffusionModel
 
 MERGE_AUTO = 0.88       # "merge": the cosine at which merging stops (chosen on scenes apart from the
@@ -55,11 +53,6 @@ SEGMENT_SCALE = 200.0   # felzenszwalb's scale: larger makes bigger pieces
 SEGMENT_SIGMA = 0.3     # felzenszwalb's smoothing before cutting (0.3 keeps a 64 px sun apart from its sky)
 SEGMENT_SMALL = 0.004    # pieces under this share of the image (and slivers) join their most alike neighbour first
 SEGMENT_MIN = 4          # felzenszwalb's smallest piece, pixels
-PULLED = 0.5             # a drag pulls its region outward when it points this much (cosine) away from its middle
-BEHIND = 2               # ... and then also takes the pieces this many pixels behind the region, against the drag
-BEHIND_MIN = 3           # ... that have at least this many pixels there
-WIDE = 0.1               # ... and not pieces on the border larger than this share of the image (sky, ground)
-THREAD = 1.5             # ... unless the region is a thread (no pixel farther than this from its outside): a limb
 
 
 @dataclass
@@ -346,117 +339,3 @@ def _merged_region(pieces: Pieces, points: np.ndarray, sims: list, threshold: fl
                              np.float32)[segments]
     pts = tuple((float(x), float(y)) for x, y in points)
     return Region(pts[0], sim, per_segment, float(threshold), above, mask, pts, "merge", segments, groups)
-
-
-# -- the region of a whole drag: each handle's, swept to its target ----------------------------
-
-def handle_regions(model: DiffusionModel, image, handles, prompt: str = "", size: int | None = None,
-                   targets=None) -> list:
-    """The region under each handle (``find_region``, one DIFT pass at ``size``, the image cut into
-    pieces once): [(H, W) bool, ...]. With ``targets`` (one per handle), what each drag pulls
-    (``pulled_region``)."""
-    image = load_image(image)
-    feats = dift_features(model, image, prompt=prompt, size=size)
-    pieces = image_pieces(feats)
-    regions = [find_region(model, image, hp, features=feats, pieces=pieces) for hp in handles]
-    if targets is None:
-        return regions
-    return [pulled_region(r, pieces.segments, hp, tp) for r, hp, tp in zip(regions, handles, targets)]
-
-
-def _on_border(segments: np.ndarray, n: int) -> np.ndarray:
-    """Which of the n pieces touch the image's border: (n,) bool."""
-    border = np.zeros(n, bool)
-    border[np.concatenate([segments[0], segments[-1], segments[:, 0], segments[:, -1]])] = True
-    return border
-
-
-def background_pieces(segments: np.ndarray) -> np.ndarray:
-    """Pieces that are the scene's backdrop rather than a thing in it, (n,) bool: slivers that touch
-    the image's border (a horizon's anti-aliased line, one row of a gradient sky or ground) and pieces
-    that run from one border to the opposite one."""
-    n = int(segments.max()) + 1
-    across = np.zeros(n, bool)
-    across[np.intersect1d(segments[:, 0], segments[:, -1])] = True
-    across[np.intersect1d(segments[0], segments[-1])] = True
-    return (slivers(segments, n) & _on_border(segments, n)) | across
-
-
-def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target) -> np.ndarray:
-    """What a drag from ``handle`` to ``target`` (x, y) pulls: (H, W) bool.
-
-    ``region`` (H, W) bool, the region under the handle, loses the backdrop pieces it caught
-    (``background_pieces`` of ``segments``, the image's one-colour pieces, unless the handle is on
-    one) and keeps what still connects to the handle. A drag that points away from the region's
-    middle (cosine at least ``PULLED``: a peak raised, a tree grown) reshapes the thing the region
-    belongs to, which goes on behind it: the pieces within ``BEHIND`` px behind the region, against
-    the drag, join it (the mountain under a snow cap, the trunk under a crown), except backdrop and
-    wide pieces on the border (``WIDE``: sky, ground). A region that is a thread (``THREAD``: a tail
-    one pixel wide) joins nothing. Holes are filled.
-    """
-    h, w = region.shape
-    at = (min(h - 1, max(0, int(round(handle[1])))), min(w - 1, max(0, int(round(handle[0])))))
-    backdrop = background_pieces(segments)
-    backdrop[segments[at]] = False
-    kept = region & ~backdrop[segments]
-    kept[at] = True
-    labels, _ = ndimage.label(kept, np.ones((3, 3)))
-    kept = ndimage.binary_fill_holes(labels == labels[at])
-    d = np.asarray(target, np.float64) - np.asarray(handle, np.float64)
-    ys, xs = np.nonzero(kept)
-    out = np.asarray(handle, np.float64) - (xs.mean(), ys.mean())
-    thread = ndimage.distance_transform_edt(np.pad(kept, 1)).max() <= THREAD
-    if thread or np.hypot(*d) < 0.5 or out @ d < PULLED * np.hypot(*d) * np.hypot(*out):
-        return kept
-    n = len(backdrop)
-    wide = _on_border(segments, n) & (np.bincount(segments.ravel(), minlength=n) > WIDE * segments.size)
-    joined = (np.bincount(segments[_behind(kept, d)], minlength=n) >= BEHIND_MIN) & ~backdrop & ~wide
-    return ndimage.binary_fill_holes(kept | joined[segments])
-
-
-def _behind(mask: np.ndarray, d) -> np.ndarray:
-    """Pixels outside ``mask`` (H, W) bool that it lies 1 to ``BEHIND`` px ahead of along d (x, y): (H, W) bool."""
-    h, w = mask.shape
-    u = np.asarray(d, np.float64) / np.hypot(*d)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    out = np.zeros_like(mask)
-    for k in range(1, BEHIND + 1):
-        out |= ndimage.map_coordinates(mask.astype(np.float64), [yy + k * u[1], xx + k * u[0]], order=0) > 0.5
-    return out & ~mask
-
-
-def drag_region(model: DiffusionModel, image, handles, targets, grow: int | None = None,
-              prompt: str = "", regions: list | None = None, size: int | None = None) -> np.ndarray:
-    """The region a drag may change: what each drag pulls (``pulled_region``), swept along
-    its path to the target and grown by ``grow`` pixels (default ``images.default_seam``): (H, W) bool."""
-    image = load_image(image)
-    w, h = image.size
-    handles, targets = validate.pairs(handles, targets, image.size)
-    if len(handles) == 0:
-        raise ValueError("drag_region needs at least one handle and its target")
-    grow = default_seam(image.size) if grow is None else validate.number("grow", grow, int, -100_000, 100_000)
-    if regions is not None and (len(validate.sequence("regions", regions)) != len(handles)):
-        raise ValueError(f"regions must hold one mask per handle ({len(handles)}), got {len(regions)}")
-    regions = handle_regions(model, image, handles, prompt, size, targets) if regions is None else regions
-    out = np.zeros((h, w), bool)
-    for region, hp, tp in zip(regions, handles, targets):
-        d = np.asarray(tp) - np.asarray(hp)
-        n = int(np.ceil(np.abs(d).max())) + 1
-        for s in np.linspace(0, 1, n):
-            dx, dy = int(round(s * d[0])), int(round(s * d[1]))
-            out |= np.roll(np.roll(region, dy, 0), dx, 1) & _inside(region.shape, dx, dy)
-    return grow_mask(out, grow)
-
-
-def _inside(shape, dx, dy) -> np.ndarray:
-    """Where a roll by (dx, dy) did not wrap around."""
-    m = np.ones(shape, bool)
-    if dy > 0:
-        m[:dy] = False
-    elif dy < 0:
-        m[dy:] = False
-    if dx > 0:
-        m[:, :dx] = False
-    elif dx < 0:
-        m[:, dx:] = False
-    return m

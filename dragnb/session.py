@@ -6,7 +6,7 @@
     result = session.result()            # DragResult: the edited image and everything seen
 
 Stages (each timed, ``costs.Costs``): identity LoRA (optional) -> DDIM inversion -> editable
-region (``region.drag_region``, unless a mask is given) ->
+region (``pulled.drag_region``, unless a mask is given) ->
 (``init="warp"``: the image warped along the drags, ``warp.py``, and inverted too) ->
 latent optimisation (``optimisation.optimise``) -> denoising with reference attention -> the
 input's own pixels pasted back outside the editable region (``images.paste_back``).
@@ -33,7 +33,7 @@ from .lora import ADAPTER, fit_identity_lora, remove_lora, use_lora
 from .optimisation import Problem, as_cells, optimise
 from .options import DragOptions
 from .reference import ReferenceTokens, denoise_with_reference, reference_attention
-from .region import drag_region, handle_regions
+from .pulled import drag_region, handle_regions
 from .warp import warp_with_field
 
 

@@ -29,7 +29,7 @@ region R under the handle:
   root as h was). With core = ``CORE`` x |d| > 0 (never for a limb), the band of the part
   nearest the handle, that deep, moves whole: the handle's own neighbourhood is translated,
   not stretched (a triangle's flanks then bend once, where the band ends). ``CORE`` is 0:
-  with the region that ``region.pulled_region`` gives, the straight flanks land closer;
+  with the region that ``pulled.pulled_region`` gives, the straight flanks land closer;
 - **a region moves whole** if all of it lies within ``RHO`` x |d| of h (a small object), or
   if it is no limb and the drag does not point away from its middle (the cosine of d with
   h minus the part's centroid under ``OUTWARD``: an object pulled sideways moves);

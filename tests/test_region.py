@@ -191,7 +191,7 @@ def _mountain_segments():
 
 
 def test_background_pieces_are_border_threads_and_pieces_from_side_to_side():
-    from dragnb.region import background_pieces
+    from dragnb.pulled import background_pieces
 
     bg = background_pieces(_mountain_segments())
     assert bg[[0, 1, 2, 3, 4]].all()        # sky and ground run from side to side; their rows too
@@ -203,7 +203,7 @@ def test_background_pieces_are_border_threads_and_pieces_from_side_to_side():
 
 
 def test_a_raised_peak_pulls_the_mountain_under_its_cap_and_a_sideways_drag_does_not():
-    from dragnb.region import pulled_region
+    from dragnb.pulled import pulled_region
 
     s = _mountain_segments()
     cap = s == 6
