@@ -40,6 +40,29 @@ def handle_regions(model: DiffusionModel, image, handles, prompt: str = "", size
     return [pulled_region(r, pieces.segments, hp, tp) for r, hp, tp in zip(regions, handles, targets)]
 
 
+def pixel(point, shape) -> tuple:
+    """The (row, col) of the pixel that holds ``point`` (x, y) in an image of ``shape`` (H, W), clamped to it."""
+    h, w = shape[:2]
+    return min(h - 1, max(0, int(round(point[1])))), min(w - 1, max(0, int(round(point[0]))))
+
+
+def reshapes(mask: np.ndarray, handle, d, cosine: float) -> bool:
+    """Whether a drag by ``d`` (x, y) from ``handle`` points away from the middle of ``mask`` (H, W)
+    bool by a cosine of at least ``cosine``: it reshapes what the mask holds rather than moving it."""
+    ys, xs = np.nonzero(mask)
+    out = np.asarray(handle, np.float64) - (xs.mean(), ys.mean())
+    return out @ d >= cosine * np.hypot(*d) * np.hypot(*out)
+
+
+def ahead(mask: np.ndarray, direction, k: float) -> np.ndarray:
+    """Whether ``mask`` (H, W) bool holds the point ``k`` px ahead of each pixel along ``direction``
+    (a unit (x, y); outside the image: no): (H, W) bool."""
+    h, w = mask.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    return ndimage.map_coordinates(mask.astype(np.float64), [yy + k * direction[1], xx + k * direction[0]],
+                                   order=0, mode="constant") > 0.5
+
+
 def _on_border(segments: np.ndarray, n: int) -> np.ndarray:
     """Which of the n pieces touch the image's border: (n,) bool."""
     border = np.zeros(n, bool)
@@ -70,8 +93,7 @@ def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target) -> n
     wide pieces on the border (``WIDE``: sky, ground). A region that is a thread (``THREAD``: a tail
     one pixel wide) joins nothing. Holes are filled.
     """
-    h, w = region.shape
-    at = (min(h - 1, max(0, int(round(handle[1])))), min(w - 1, max(0, int(round(handle[0])))))
+    at = pixel(handle, region.shape)
     backdrop = background_pieces(segments)
     backdrop[segments[at]] = False
     kept = region & ~backdrop[segments]
@@ -79,10 +101,8 @@ def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target) -> n
     labels, _ = ndimage.label(kept, np.ones((3, 3)))
     kept = ndimage.binary_fill_holes(labels == labels[at])
     d = np.asarray(target, np.float64) - np.asarray(handle, np.float64)
-    ys, xs = np.nonzero(kept)
-    out = np.asarray(handle, np.float64) - (xs.mean(), ys.mean())
     thread = ndimage.distance_transform_edt(np.pad(kept, 1)).max() <= THREAD
-    if thread or np.hypot(*d) < 0.5 or out @ d < PULLED * np.hypot(*d) * np.hypot(*out):
+    if thread or np.hypot(*d) < 0.5 or not reshapes(kept, handle, d, PULLED):
         return kept
     n = len(backdrop)
     wide = _on_border(segments, n) & (np.bincount(segments.ravel(), minlength=n) > WIDE * segments.size)
@@ -92,12 +112,10 @@ def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target) -> n
 
 def _behind(mask: np.ndarray, d) -> np.ndarray:
     """Pixels outside ``mask`` (H, W) bool that it lies 1 to ``BEHIND`` px ahead of along d (x, y): (H, W) bool."""
-    h, w = mask.shape
     u = np.asarray(d, np.float64) / np.hypot(*d)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     out = np.zeros_like(mask)
     for k in range(1, BEHIND + 1):
-        out |= ndimage.map_coordinates(mask.astype(np.float64), [yy + k * u[1], xx + k * u[0]], order=0) > 0.5
+        out |= ahead(mask, u, k)
     return out & ~mask
 
 

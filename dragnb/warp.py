@@ -65,6 +65,7 @@ from scipy import ndimage, sparse
 from scipy.sparse.linalg import splu
 from skimage.graph import MCP_Geometric
 
+from .pulled import ahead, pixel, reshapes
 from .region import grow_mask
 
 WARP = "shape"     # the geometry warped_image uses by default: "shape" or "falloff"
@@ -101,9 +102,8 @@ def foreground(region: np.ndarray, image: np.ndarray, alike: float | None = None
 def region_part(region: np.ndarray, handle, grow: int = GROW, image: np.ndarray | None = None) -> tuple:
     """The piece of ``region`` (its ``foreground`` in ``image`` when given, grown by ``grow`` px) that
     holds the handle: ((H, W) bool, (row, col))."""
-    h, w = region.shape
     region = region.astype(bool) if image is None else foreground(region.astype(bool), image)
-    at = (min(h - 1, max(0, int(round(handle[1])))), min(w - 1, max(0, int(round(handle[0])))))
+    at = pixel(handle, region.shape)
     part = grow_mask(region, grow)
     part[at] = True
     labels, _ = ndimage.label(part, np.ones((3, 3)))
@@ -124,15 +124,12 @@ def back_side(part: np.ndarray, direction, depth: float, along: np.ndarray, faci
     (H, W) bool."""
     soft = ndimage.gaussian_filter(part.astype(np.float64), 1.0)
     gy, gx = np.gradient(soft)
-    ahead = (gx * direction[0] + gy * direction[1]) >= facing * (np.hypot(gx, gy) + 1e-9)
+    facing_away = (gx * direction[0] + gy * direction[1]) >= facing * (np.hypot(gx, gy) + 1e-9)
     edge = part & ~ndimage.binary_erosion(part, border_value=0)
-    h, w = part.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    back = edge & ahead
+    back = edge & facing_away
     deep = back.copy()
     for k in range(1, int(np.ceil(depth)) + 1):
-        deep &= ndimage.map_coordinates(part.astype(np.float64), [yy + k * direction[1], xx + k * direction[0]],
-                                        order=0, mode="constant") > 0.5
+        deep &= ahead(part, direction, k)
     return deep | (back & (along >= FAR_END * along[back].max())) if back.any() else back
 
 
@@ -165,9 +162,7 @@ def drag_share(region: np.ndarray, handle, target, image: np.ndarray | None = No
     if root is not None:   # a thin limb on a wider body: the body stays, the limb turns about its root
         anchors, core = part & (g_h >= root), 0.0
     else:
-        ys, xs = np.nonzero(part)
-        out = np.asarray(handle, np.float64) - (xs.mean(), ys.mean())
-        if out @ d < OUTWARD * n * np.hypot(*out):
+        if not reshapes(part, handle, d, OUTWARD):
             return part, part.astype(np.float64)    # not pulled away from its own middle: moves whole
         anchors = back_side(part, d / n, DEPTH * n, g_h) & (g_h > CORE * n) | (part & (g_h >= FAR * n))
         core = CORE * n
