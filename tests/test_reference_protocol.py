@@ -167,6 +167,22 @@ def test_a_second_run_with_other_settings_is_refused_saying_what_differs_or_redo
     assert table.count("made by") == 1 and "(max_iters=3)" in table
 
 
+def test_a_result_made_by_other_code_or_other_defaults_is_not_reused(tiny, multi, tmp_path, monkeypatch):
+    root = multi[0][1].parents[1]
+    out = tmp_path / "out"
+    done = db.run_benchmark(tiny, root, out, None, None, None, progress=False, max_iters=2)
+    said = done[0]["made_by"]
+    assert said["resolved"]["max_iters"] == 2 and said["resolved"]["init"] == tiny.defaults["drag"]["init"]
+    assert len(said["code"]) == 12 and said["code"] == db.code_fingerprint()
+    monkeypatch.setattr(db, "code_fingerprint", lambda: "0" * 12)
+    with pytest.raises(ValueError, match=r"code: '[0-9a-f]{12}' there, '000000000000' now"):
+        db.run_benchmark(tiny, root, out, None, None, None, progress=False, max_iters=2)
+    monkeypatch.undo()
+    monkeypatch.setitem(tiny.defaults, "drag", {**tiny.defaults["drag"], "lam": 0.3})
+    with pytest.raises(ValueError, match=r"resolved\.lam: 0\.1 there, 0\.3 now"):
+        db.run_benchmark(tiny, root, out, None, None, None, progress=False, max_iters=2)
+
+
 def test_an_older_result_without_settings_is_not_reused(tiny, multi, tmp_path):
     import json
 

@@ -2,28 +2,32 @@
 similarity, on request) per category, pooled as DragDiffusion's evaluation scripts pool them.
 
 Resumable: a sample counts as done once its ``result.json`` exists and records the same settings
-(``made_by``: models, MD's DIFT, drag options, dragnb's version); one made otherwise stops the run
-with what differs, or is redone (``redo``). Shared among processes (``accelerate launch`` or
+(``made_by``: models, MD's DIFT, the drag options given and as the drag resolves them, dragnb's
+version and a fingerprint of its code); one made otherwise stops the run with what differs, or is
+redone (``redo``). Shared among processes (``accelerate launch`` or
 ``torchrun``: each takes every world-th sample). The file format is ``dragnb.samples``; the
 figures are ``dragnb.metrics``'.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
 import time
 import warnings
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .. import validate
-from ..loading import check_model, load
+from ..loading import DiffusionModel, check_model, load
 from ..metrics import (MD_ENSEMBLE, MD_T, MD_UP_BLOCK, clip_network, clip_similarity, image_fidelity,
                        lpips_network, pair_distances)
+from ..options import DragOptions
 from ..progress import progress as bar
 from ..session import drag
 from ..samples import read_sample
@@ -48,13 +52,27 @@ def find_samples(root) -> list:
 
 
 def made_by(model, md_model=None, md_kw=None, fidelity_net=None, clip_net=None, **options) -> dict:
-    """What a sample's figures depend on, as ``result.json`` records it (JSON values)."""
+    """What a sample's figures depend on, as ``result.json`` records it (JSON values): the options
+    given (``options``) and every drag option as the model resolves them (``resolved``: a changed
+    package or model default shows there), and ``code``, a fingerprint of dragnb's sources (a
+    change of behaviour within one version shows there)."""
     from .. import __version__
 
     name = (lambda net: None if net is None else getattr(net, "__name__", type(net).__name__))
+    resolved = asdict(DragOptions.for_model(model, **options)) if isinstance(model, DiffusionModel) else None
     said = {"model": getattr(model, "name", None), "md_model": getattr(md_model, "name", None), "md": md_kw or {},
-            "if": name(fidelity_net), "clip": name(clip_net), "options": options, "dragnb": __version__}
+            "if": name(fidelity_net), "clip": name(clip_net), "options": options, "resolved": resolved,
+            "dragnb": __version__, "code": code_fingerprint()}
     return json.loads(json.dumps(said, sort_keys=True, default=str))
+
+
+def code_fingerprint() -> str:
+    """The first 12 hex digits of a SHA-256 over dragnb's Python sources (names and bytes, in order)."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def run_sample(model, folder, out_dir, md_model=None, md_kw=None, fidelity_net=None, clip_net=None,
@@ -123,8 +141,14 @@ def _differ(old, new: dict) -> str:
     """What differs between two ``made_by`` records, in words."""
     if not isinstance(old, dict):
         return "it records no settings (an older dragnb made it)"
-    keys = sorted(set(old) | set(new))
-    return "; ".join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in keys if old.get(k) != new.get(k))
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if a != b and isinstance(a, dict) and isinstance(b, dict) and k != "options":
+            out += [f"{k}.{f}: {a.get(f)!r} there, {b.get(f)!r} now" for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
+        elif a != b:
+            out.append(f"{k}: {a!r} there, {b!r} now")
+    return "; ".join(out)
 
 
 def _todo(samples, out: Path, said: dict, redo: bool) -> list:
