@@ -244,3 +244,44 @@ def test_a_drag_chooses_the_warps_geometry_and_keeps_its_field(tiny_sd, scene_im
     assert not np.allclose(fields["shape"], fields["falloff"])
     with pytest.raises(ValueError, match="warp must be one of 'shape', 'falloff'"):
         dragnb.DragSession(tiny_sd, scene_image, [(12, 13)], [(20, 13)], init="warp", warp="rigid")
+
+
+def _thread_region(body=True, row=False):
+    """A 64x64 region: a 1-px tail from (20, 40) up to its tip (8, 28), a 15x11 body beside its root
+    (``body``), a 1-px horizon row leaving the root (``row``)."""
+    region = np.zeros((64, 64), bool)
+    for k in range(13):
+        region[40 - k, 20 - k] = True
+    if body:
+        region[36:47, 21:36] = True
+    if row:
+        region[41, 0:20] = True
+    return region
+
+
+def test_a_thread_at_the_handle_turns_about_its_root_and_nothing_else_moves():
+    region = _thread_region(row=True)
+    limb, root = warp.thread(region, (8, 28))
+    assert limb[28, 8] and limb[34, 14] and not limb[41, :19].any() and not limb[36:47, 21:36].any()
+    assert 16 <= root <= 19                                                      # the tail's length, to the body
+    field = displacement_field([region], [(8, 28)], [(9, 20)])
+    assert np.allclose(field[28, 8], (1, -8), atol=0.01)                         # the tip: the whole drag
+    assert 0.3 < -field[34, 14, 1] / 8 < 0.7                                     # half way: about half
+    assert (field[36:47, 22:36] == 0).all() and (field[41, :18] == 0).all()      # the body and the row stay
+
+
+def test_a_thread_on_its_own_turns_about_its_far_end():
+    region = _thread_region(body=False)
+    limb, root = warp.thread(region, (8, 28))
+    assert limb[28, 8] and not limb[40, 20] and root == pytest.approx(12 * np.sqrt(2), abs=0.5)
+    field = displacement_field([region], [(8, 28)], [(9, 20)])
+    assert np.abs(field[40, 20]).max() < 1.0 and np.allclose(field[28, 8], (1, -8), atol=0.01)
+
+
+def test_a_handle_on_a_body_or_a_short_spur_holds_no_thread():
+    region = _thread_region()
+    assert warp.thread(region, (28, 41)) is None                                 # on the body
+    spur = np.zeros((64, 64), bool)
+    spur[30:45, 20:35] = True
+    spur[28:30, 27] = True                                                       # a 2-px spur
+    assert warp.thread(spur, (27, 28)) is None
