@@ -11,7 +11,9 @@ latent -> features -> edited latent -> image), one module each:
                     along), and ``drag_region``, it swept along the drag;
 - ``inversion``:    ``invert`` (DDIM inversion) and ``denoise``; every DDIM step of the
                     package is ``inversion.ddim_step`` (diffusers' schedulers);
-- ``warp``:         the optional warped start (``init="warp"``);
+- ``warp``:         the optional warped start (``init="warp"``): where each pixel goes;
+- ``reveal``:       the warp's pixels pushed there, what they uncover filled, and what a
+                    drag keeps of the warp once tracking confirms it (``keep_warped``);
 - ``lora``:         the optional identity LoRA;
 - ``optimisation``: motion supervision, point tracking, preservation;
 - ``reference``:    denoising with the original's self-attention keys/values;

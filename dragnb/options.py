@@ -69,6 +69,9 @@ class DragOptions:
     warp: str = "shape"          # init="warp": the warp's geometry, "shape" (the region deforms about its
                                  # anchors, shapes kept) or "falloff" (the handle's part moves, the rest
                                  # follows by a fall-off; dragnb, warp.py)
+    keep_warped: bool = True     # init="warp", warp="shape": when tracking finds every handle on its target
+                                 # before any step, the result keeps the warped pixels, the model's output only
+                                 # where the warp left background bare (Inpaint4Drag's division, Lu et al. 2025)
     preview_every: int = 0       # decode a preview every k steps (0: never)
     mechanism: bool = False      # record each step's mechanism (``optimisation.Mechanism``): the tracking
                                  # windows, the motion patches and the latent's change (dragnb)
@@ -156,8 +159,10 @@ class DragOptions:
 CHOICES = {"init": ("inverted", "warp"), "warp": ("shape", "falloff"), "supervise": ("step", "original"),
            "reference_source": ("recompute", "inversion"), "reference_store": ("device", "cpu"),
            "preserve": ("step", "latent"), "lora": (True, False), "blend": (True, False),
-           "paste_back": (True, False), "mechanism": (True, False)}   # the values each of these DragOptions fields accepts
+           "paste_back": (True, False), "mechanism": (True, False),
+           "keep_warped": (True, False)}   # the values each of these DragOptions fields accepts
 SOURCES = {"reference_source": "dragnb", "reference_store": "dragnb", "blend": "dragnb", "paste_back": "dragnb",
-           "seam": "dragnb", "preview_every": "dragnb", "mechanism": "dragnb", "warp": "dragnb", "lora": "dragnb: on where the model runs on CUDA",
+           "seam": "dragnb", "preview_every": "dragnb", "mechanism": "dragnb", "warp": "dragnb",
+           "keep_warped": "dragnb, after Inpaint4Drag (Lu et al. 2025)", "lora": "dragnb: on where the model runs on CUDA",
            "size": "the model's native size", "drag_per_denoise": "GoodDrag (Zhang et al. 2024): 0 = off",
            "drag_levels": "GoodDrag (Zhang et al. 2024)"}   # fields whose default is not DragDiffusion's

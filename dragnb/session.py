@@ -9,7 +9,9 @@ Stages (each timed, ``costs.Costs``): identity LoRA (optional) -> DDIM inversion
 region (``pulled.drag_region``, unless a mask is given) ->
 (``init="warp"``: the image warped along the drags, ``warp.py``, and inverted too) ->
 latent optimisation (``optimisation.optimise``) -> denoising with reference attention -> the
-input's own pixels pasted back outside the editable region (``images.paste_back``).
+input's own pixels pasted back outside the editable region (``images.paste_back``). A "shape"
+warp start on which tracking finds every handle on its target before any step keeps the warped
+pixels, the model's output only where the warp left background bare (``reveal.keep_warped``).
 Interrupting ``run()`` (KeyboardInterrupt) keeps the last completed step: ``result()``
 then finishes from there. The user's image, points and mask are never modified.
 """
@@ -34,6 +36,7 @@ from .optimisation import Problem, as_cells, optimise
 from .options import DragOptions
 from .reference import ReferenceTokens, denoise_with_reference, reference_attention
 from .pulled import drag_region, handle_regions
+from .reveal import keep_warped
 from .warp import warp_with_field
 
 
@@ -106,6 +109,8 @@ class DragResult:
     lora_losses: list = field(default_factory=list)
     passes: dict = field(default_factory=dict)    # per stage: UNet passes {"forward": n, "backward": n}
     peak_gb: dict = field(default_factory=dict)   # per stage: peak CUDA memory, GiB (GPU only)
+    kept_warp: bool = False      # the image keeps the warped pixels, the model's only where the warp left
+                                 # background bare (``DragOptions.keep_warped``)
 
     def costs(self) -> str:
         """A line per stage: seconds, UNet passes forward/backward, peak GPU memory (``costs.Costs``)."""
@@ -303,7 +308,17 @@ class DragSession:
             image = self._timed(decoding, lambda: inv.geometry.image(m.decode(z0)))
         if self.options.paste_back:
             image = paste_back(self.image, image, self.mask, self.options.seam)
+        if self.kept_warp:
+            image = keep_warped(self.warped, image, self.warp_field, self.options.seam)
         return image
+
+    @property
+    def kept_warp(self) -> bool:
+        """Whether the result keeps the warped pixels (``DragOptions.keep_warped``): a "shape" warp
+        start on which tracking found every handle on its target before any step."""
+        o = self.options
+        return (o.keep_warped and o.init == "warp" and o.warp == "shape" and self.warped is not None
+                and self._arrived and not self.history)
 
     def outcome(self) -> Image.Image:
         """The image ``result()`` would give if the drag stopped now (a whole denoising: slower
@@ -326,7 +341,7 @@ class DragSession:
         spent = self.costs.copy()
         self._result = DragResult(image, self.image, self._handles.copy(), self.start.copy(), self.targets.copy(),
                                   self.mask, list(self.history), spent.timings, self.options, self._arrived,
-                                  self.lora_losses, spent.passes, spent.peak_gb)
+                                  self.lora_losses, spent.passes, spent.peak_gb, self.kept_warp)
         return self._result
 
 

@@ -41,7 +41,7 @@ region R under the handle:
   if it is no limb and the drag does not point away from its middle (the cosine of d with
   h minus the part's centroid under ``OUTWARD``: an object pulled sideways moves);
 - **the background does not move**: the part's pixels are pushed forward (each cut into
-  ``SUPERSAMPLE``² samples, more where the field stretches, so no holes open) over the
+  ``reveal.SUPERSAMPLE``² samples, more where the field stretches, so no holes open) over the
   background, and what the part uncovers is filled from its surroundings: each uncovered
   pixel takes the first pixel outside the part behind it, against its own motion (the
   material it was pulled away from, as FastDrag's stretched material, Zhao et al. 2024, and
@@ -62,18 +62,19 @@ iteration; the surroundings stretch to close the gap. ``WARP`` names the geometr
 ``warped_image`` uses when none is given; a drag gives ``DragOptions.warp``. ``warp_with_field``
 also returns either as a displacement field.
 
-Only pixels inside ``mask`` change.
+Only pixels inside ``mask`` change. Pushing pixels forward and filling what they uncover is
+``reveal.py``'s, as is what a drag keeps of the warp once tracking confirms it (``keep_warped``).
 """
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage, sparse
-from scipy.sparse.linalg import splu
+from scipy import ndimage
 from skimage.graph import MCP_Geometric
 
 from .pulled import ahead, pixel, reshapes
 from .region import grow_mask
+from .reveal import fill_behind, push, samples
 
 WARP = "shape"     # the geometry warped_image uses by default: "shape" or "falloff"
 GEOMETRIES = ("shape", "falloff")
@@ -91,8 +92,6 @@ FAR_END = 0.8      # "shape": a back edge this x the farthest back edge's distan
 BODY_MIN = 12      # "shape": a piece of the region this many pixels after an opening is a body, not a thread
 THREAD_MIN = 3     # "shape": a thread at the handle this long (px, to its root) or longer turns about its root
 TIP = 2.0          # "shape": the part of a thread within this many px of the handle moves whole
-SUPERSAMPLE = 4    # "shape": samples per pixel side when pushing the region forward (more where it stretches)
-COVER = 0.7        # "shape": the pushed area that makes a pixel opaque
 
 
 EIGHT = np.ones((3, 3), bool)   # 8-connectivity, and the 3 x 3 square a thread is opened by
@@ -246,88 +245,7 @@ def _field(regions, handles, targets, image=None):
     return num / np.maximum(den, 1e-12)[..., None], union
 
 
-def push(image: np.ndarray, field: np.ndarray, part: np.ndarray, samples: int = SUPERSAMPLE) -> tuple:
-    """The part's pixels moved forward by ``field``: image (H, W, C), field (H, W, 2), part (H, W) bool
-    -> (colour (H, W, C), opacity (H, W) in [0, 1]). Each pixel is cut into ``samples`` x ``samples``
-    samples (field interpolated inside the part), each lands on its nearest pixel; opacity is the
-    area landed there, each sample's area scaled by the field's local stretch (its Jacobian)."""
-    h, w = part.shape
-    ys, xs = np.nonzero(part)
-    o = (np.arange(samples) + 0.5) / samples - 0.5
-    oy, ox = (a.ravel() for a in np.meshgrid(o, o, indexing="ij"))
-    sy, sx = (ys[:, None] + oy).ravel(), (xs[:, None] + ox).ravel()
-    inside = np.maximum(ndimage.map_coordinates(part.astype(np.float64), [sy, sx], order=1), 1e-6)
-    ux, uy = (ndimage.map_coordinates(field[..., c] * part, [sy, sx], order=1) / inside for c in (0, 1))
-    (uxy, uxx), (uyy, uyx) = np.gradient(field[..., 0]), np.gradient(field[..., 1])   # d/d(row), d/d(col)
-    stretch = np.clip((1 + uxx) * (1 + uyy) - uxy * uyx, 0.25, 4.0)[ys, xs]   # det of the Jacobian
-    src = np.repeat(np.arange(len(ys)), samples * samples)
-    ty, tx = np.round(sy + uy).astype(int), np.round(sx + ux).astype(int)
-    ok = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
-    at, src = ty[ok] * w + tx[ok], src[ok]
-    count = np.bincount(at, minlength=h * w)
-    area = np.bincount(at, stretch[src] / samples ** 2, minlength=h * w)
-    colour = np.stack([np.bincount(at, image[ys, xs, c][src].astype(np.float64), minlength=h * w)
-                       for c in range(image.shape[2])], -1) / np.maximum(count, 1)[:, None]
-    return colour.reshape(h, w, -1), np.clip(area / COVER, 0.0, 1.0).reshape(h, w)
 
-
-def fill_behind(image: np.ndarray, hole: np.ndarray, field: np.ndarray) -> np.ndarray:
-    """The image with ``hole`` (H, W) bool filled: each pixel takes the first pixel outside the hole
-    behind it along -field (the material it was pulled away from); the rest (no motion, or the ray
-    leaves the image) a harmonic fill from the hole's border. (H, W, C) float64."""
-    out = harmonic_fill(image, hole)
-    h, w = hole.shape
-    ys, xs = np.nonzero(hole)
-    u = field[ys, xs]
-    n = np.hypot(u[:, 0], u[:, 1])
-    moved = n > 0.5
-    ys, xs, step = ys[moved], xs[moved], u[moved] / n[moved, None]
-    done = np.zeros(len(ys), bool)
-    for k in range(1, int(np.hypot(h, w)) + 1):
-        if done.all():
-            break
-        py, px = np.round(ys - k * step[:, 1]).astype(int), np.round(xs - k * step[:, 0]).astype(int)
-        off = (py < 0) | (py >= h) | (px < 0) | (px >= w)
-        py, px = np.clip(py, 0, h - 1), np.clip(px, 0, w - 1)
-        hit = ~off & ~hole[py, px] & ~done
-        out[ys[hit], xs[hit]] = image[py[hit], px[hit]]
-        done |= hit | off
-    return out
-
-
-def harmonic_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """``hole`` (H, W) bool filled by Laplace's equation from the pixels around it (each hole pixel the
-    mean of its 4 neighbours): (H, W, C) float64."""
-    out = image.astype(np.float64).copy()
-    h, w = hole.shape
-    ys, xs = np.nonzero(hole)
-    if not len(ys) or hole.all():
-        return out
-    index = np.full((h, w), -1)
-    index[ys, xs] = np.arange(len(ys))
-    rows, cols = [np.arange(len(ys))], [np.arange(len(ys))]
-    vals, diag = [], np.zeros(len(ys))
-    rhs = np.zeros((len(ys), image.shape[2]))
-    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
-        y2, x2 = ys + dy, xs + dx
-        ok = (y2 >= 0) & (y2 < h) & (x2 >= 0) & (x2 < w)
-        diag += ok
-        y2, x2 = np.clip(y2, 0, h - 1), np.clip(x2, 0, w - 1)
-        inner = ok & hole[y2, x2]
-        rows.append(np.nonzero(inner)[0])
-        cols.append(index[y2[inner], x2[inner]])
-        vals.append(-np.ones(inner.sum()))
-        known = ok & ~hole[y2, x2]
-        rhs[known] += out[y2[known], x2[known]]
-    a = sparse.csc_matrix((np.concatenate([diag] + vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(len(ys), len(ys)))
-    lone = ndimage.label(hole)[0]
-    touching = np.unique(lone[ndimage.binary_dilation(~hole) & hole])
-    if not np.isin(lone[ys, xs], touching).all():   # a piece with no known border: nearest colours instead
-        idx = ndimage.distance_transform_edt(hole, return_distances=False, return_indices=True)
-        return out[idx[0], idx[1]]
-    out[ys, xs] = splu(a).solve(rhs)
-    return out
 
 
 def shaped(image: np.ndarray, field: np.ndarray, union: np.ndarray) -> np.ndarray:
@@ -338,9 +256,11 @@ def shaped(image: np.ndarray, field: np.ndarray, union: np.ndarray) -> np.ndarra
     if not union.any():
         return img
     background = fill_behind(img, union, field)
-    steep = max(np.abs(np.gradient(field, axis=a)).max() for a in (0, 1))
-    colour, alpha = push(img, field, union, int(np.clip(np.ceil(SUPERSAMPLE * (1 + steep)), SUPERSAMPLE, 16)))
+    colour, alpha = push(img, field, union, samples(field))
     return alpha[..., None] * colour + (1 - alpha[..., None]) * background
+
+
+
 
 
 def drag_weight(region: np.ndarray, handle, target, rho: float = RHO, sigma: float = SIGMA) -> np.ndarray:

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 import dragnb
-from dragnb import warp
+from dragnb import reveal, warp
 from dragnb.warp import displacement_field, drag_weight, warp_array, warped_image
 
 FAST = dict(up_block=1, steps=10, max_iters=2)
@@ -285,3 +285,31 @@ def test_a_handle_on_a_body_or_a_short_spur_holds_no_thread():
     spur[30:45, 20:35] = True
     spur[28:30, 27] = True                                                       # a 2-px spur
     assert warp.thread(spur, (27, 28)) is None
+
+
+def test_what_a_moved_square_leaves_bare_and_what_it_covers():
+    field = np.zeros((40, 40, 2))
+    field[15:21, 10:16] = (4, 0)                                                # a 6x6 square, 4 px right
+    bare, covered = reveal.uncovered(field)
+    assert bare[15:21, 10:14].all() and bare.sum() == 24                        # where it was and is no more
+    assert covered[15:21, 14:19].all() and not covered[:, :14].any() and not covered[:, 20:].any()   # where it lands
+
+
+def test_a_warp_start_that_tracking_confirms_keeps_the_warped_pixels(teaching):
+    from dragnb.images import default_seam
+    from dragnb.region import grow_mask
+    from dragnb.teaching.cases import make_cases
+
+    case = make_cases(1, 64, 3_000_000)[0]                                      # a moved tree
+    s = dragnb.DragSession(teaching, case.image, [case.handle], [case.target])
+    r = s.result()
+    assert r.kept_warp and not r.history and r.arrived
+    bare, _ = reveal.uncovered(s.warp_field)
+    away = ~grow_mask(bare, default_seam((64, 64)) + 1)
+    warped, out = np.asarray(s.warped), np.asarray(r.image)
+    assert bare.any() and (out[away] == warped[away]).all()                     # all but the bare part: warped
+    assert (out[bare] != warped[bare]).any()                                    # the bare part: the model's
+    off = dragnb.drag(teaching, case.image, [case.handle], [case.target], keep_warped=False)
+    assert not off.kept_warp and (np.asarray(off.image)[away] != warped[away]).any()
+    stepped = dragnb.drag(teaching, case.image, [case.handle], [case.target], tolerance=0.0, max_iters=2)
+    assert stepped.history and not stepped.kept_warp
