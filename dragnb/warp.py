@@ -92,8 +92,6 @@ FAR_END = 0.8      # "shape": a back edge this x the farthest back edge's distan
 BODY_MIN = 12      # "shape": a piece of the region this many pixels after an opening is a body, not a thread
 THREAD_MIN = 3     # "shape": a thread at the handle this long (px, to its root) or longer turns about its root
 TIP = 2.0          # "shape": the part of a thread within this many px of the handle moves whole
-
-
 EIGHT = np.ones((3, 3), bool)   # 8-connectivity, and the 3 x 3 square a thread is opened by
 
 
@@ -118,7 +116,7 @@ def region_part(region: np.ndarray, handle, grow: int = GROW, image: np.ndarray 
     at = pixel(handle, region.shape)
     part = grow_mask(region, grow)
     part[at] = True
-    labels, _ = ndimage.label(part, np.ones((3, 3)))
+    labels, _ = ndimage.label(part, EIGHT)
     return labels == labels[at], at
 
 
@@ -245,9 +243,6 @@ def _field(regions, handles, targets, image=None):
     return num / np.maximum(den, 1e-12)[..., None], union
 
 
-
-
-
 def shaped(image: np.ndarray, field: np.ndarray, union: np.ndarray) -> np.ndarray:
     """The "shape" warp of image (H, W, C): the moving parts ``union`` (H, W) bool pushed along
     ``field`` (H, W, 2, ``_field``) over the background, what they uncover filled (``fill_behind``):
@@ -258,9 +253,6 @@ def shaped(image: np.ndarray, field: np.ndarray, union: np.ndarray) -> np.ndarra
     background = fill_behind(img, union, field)
     colour, alpha = push(img, field, union, samples(field))
     return alpha[..., None] * colour + (1 - alpha[..., None]) * background
-
-
-
 
 
 def drag_weight(region: np.ndarray, handle, target, rho: float = RHO, sigma: float = SIGMA) -> np.ndarray:

@@ -18,6 +18,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,10 @@ def made_by(model, md_model=None, md_kw=None, fidelity_net=None, clip_net=None, 
     return json.loads(json.dumps(said, sort_keys=True, default=str))
 
 
+@lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """The first 12 hex digits of a SHA-256 over dragnb's Python sources (names and bytes, in order)."""
+    """The first 12 hex digits of a SHA-256 over dragnb's Python sources (names and bytes, in order),
+    read once per process."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
