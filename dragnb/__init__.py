@@ -8,7 +8,8 @@ latent -> features -> edited latent -> image), one module each:
 - ``features``:     ``dift_features``, ``similarity_map``, ``match_points`` (DIFT);
 - ``region``:       ``find_region``, the part of the image a drag from a point moves;
 - ``pulled``:       ``pulled_region``, that region fitted to its drag (what a raise pulls
-                    along), and ``drag_region``, it swept along the drag;
+                    along; a tail: the thread at the handle, ``thread``, ``drawn_thread``),
+                    and ``drag_region``, it swept along the drag;
 - ``inversion``:    ``invert`` (DDIM inversion) and ``denoise``; every DDIM step of the
                     package is ``inversion.ddim_step`` (diffusers' schedulers);
 - ``warp``:         the optional warped start (``init="warp"``): where each pixel goes;

@@ -4,14 +4,18 @@
 as ``pulled_region`` makes it fit the drag: without the backdrop pieces it caught (a
 horizon's line, rows of a gradient sky), and, when the drag reshapes what it holds (points
 away from its middle: a peak raised), with the pieces right behind it (the mountain under a
-snow cap). ``handle_regions`` gives that region per handle, and ``drag_region`` sweeps each
-along its path to the target and grows it by a margin: what the session lets change when no
-mask is painted, and what the warp start (``warp.py``) deforms.
+snow cap). A handle on a thread (a tail one or two pixels wide) pulls the thread: the one the
+region holds (``thread``), or the one drawn in the image (``drawn_thread``) where that is longer
+(the region under a tail's tip is often a row of the horizon, a house or a mountain instead).
+``handle_regions`` gives that region per handle, and ``drag_region`` sweeps each along its path
+to the target and grows it by a margin: what the session lets change when no mask is painted,
+and what the warp start (``warp.py``) deforms.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from skimage.graph import MCP_Geometric
 
 from . import validate
 from .features import dift_features
@@ -24,6 +28,16 @@ BEHIND = 2               # ... and then also takes the pieces this many pixels b
 BEHIND_MIN = 3           # ... that have at least this many pixels there
 WIDE = 0.1               # ... and not pieces on the border larger than this share of the image (sky, ground)
 THREAD = 1.5             # ... unless the region is a thread (no pixel farther than this from its outside): a limb
+BODY_MIN = 12            # a piece this many pixels after an opening by a 3 x 3 square is a body, not a thread
+THREAD_MIN = 3           # a thread at the handle this long (px, to its root) or longer is one
+DRAWN_MIN = 4            # a thread drawn in the image this long (px) or longer is one
+LIKE = 0.5               # drawn: a pixel has the thread's colour within this x the thread's contrast with its surroundings
+SHUN = 10.0              # drawn: a step onto a pixel coloured like the surroundings costs 1 + this
+AROUND = 5               # drawn: a pixel's surroundings are the median of this x this pixels about it
+STANDS_OUT = 15.0        # drawn: a thread stands out from its surroundings by at least this (RGB distance)
+BLEND = 0.6              # drawn: ... and its pixels are on average at most this far from its colour to the surroundings'
+SIDES = 0.25             # drawn: ... and at least this share of them has the same other colour 2 px to either side
+EIGHT = np.ones((3, 3), bool)   # 8-connectivity, and the 3 x 3 square a thread is opened by
 
 
 def handle_regions(model: DiffusionModel, image, handles, prompt: str = "", size: int | None = None,
@@ -37,7 +51,8 @@ def handle_regions(model: DiffusionModel, image, handles, prompt: str = "", size
     regions = [find_region(model, image, hp, features=feats, pieces=pieces) for hp in handles]
     if targets is None:
         return regions
-    return [pulled_region(r, pieces.segments, hp, tp) for r, hp, tp in zip(regions, handles, targets)]
+    rgb = np.asarray(image.convert("RGB"))
+    return [pulled_region(r, pieces.segments, hp, tp, rgb) for r, hp, tp in zip(regions, handles, targets)]
 
 
 def pixel(point, shape) -> tuple:
@@ -81,12 +96,14 @@ def background_pieces(segments: np.ndarray) -> np.ndarray:
     return (slivers(segments, n) & _on_border(segments, n)) | across
 
 
-def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target) -> np.ndarray:
+def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target, image: np.ndarray | None = None) -> np.ndarray:
     """What a drag from ``handle`` to ``target`` (x, y) pulls: (H, W) bool.
 
     ``region`` (H, W) bool, the region under the handle, loses the backdrop pieces it caught
     (``background_pieces`` of ``segments``, the image's one-colour pieces, unless the handle is on
-    one) and keeps what still connects to the handle. A drag that points away from the region's
+    one) and keeps what still connects to the handle. With ``image`` (H, W, 3), a thread drawn at the
+    handle (``drawn_thread``) longer than any the region holds (``thread``) is what the drag pulls,
+    alone. Otherwise, a drag that points away from the region's
     middle (cosine at least ``PULLED``: a peak raised, a tree grown) reshapes the thing the region
     belongs to, which goes on behind it: the pieces within ``BEHIND`` px behind the region, against
     the drag, join it (the mountain under a snow cap, the trunk under a crown), except backdrop and
@@ -100,14 +117,118 @@ def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target) -> n
     kept[at] = True
     labels, _ = ndimage.label(kept, np.ones((3, 3)))
     kept = ndimage.binary_fill_holes(labels == labels[at])
+    drawn = None if image is None else drawn_thread(image, handle)
+    if drawn is not None and _longer(thread(drawn, handle), thread(kept, handle)):
+        return drawn
     d = np.asarray(target, np.float64) - np.asarray(handle, np.float64)
-    thread = ndimage.distance_transform_edt(np.pad(kept, 1)).max() <= THREAD
-    if thread or np.hypot(*d) < 0.5 or not reshapes(kept, handle, d, PULLED):
+    thin = ndimage.distance_transform_edt(np.pad(kept, 1)).max() <= THREAD
+    if thin or np.hypot(*d) < 0.5 or not reshapes(kept, handle, d, PULLED):
         return kept
     n = len(backdrop)
     wide = _on_border(segments, n) & (np.bincount(segments.ravel(), minlength=n) > WIDE * segments.size)
     joined = (np.bincount(segments[_behind(kept, d)], minlength=n) >= BEHIND_MIN) & ~backdrop & ~wide
     return ndimage.binary_fill_holes(kept | joined[segments])
+
+
+def _longer(a, b) -> bool:
+    """Whether thread ``a`` ((mask, length) or None) is longer than ``b``."""
+    return a is not None and (b is None or a[1] > b[1])
+
+
+def geodesic(inside: np.ndarray, seeds) -> np.ndarray:
+    """Shortest-path length from ``seeds`` [(row, col)] staying inside ``inside`` (H, W) bool:
+    (H, W) float, inf outside."""
+    dist, _ = MCP_Geometric(np.where(inside, 1.0, np.inf)).find_costs([tuple(s) for s in seeds])
+    return np.where(inside, dist, np.inf)
+
+
+def _bodies(mask: np.ndarray) -> np.ndarray:
+    """What of ``mask`` (H, W) bool an opening by a 3 x 3 square keeps, in pieces of at least
+    ``BODY_MIN`` px: (H, W) bool."""
+    kept, _ = ndimage.label(ndimage.binary_opening(mask, EIGHT), EIGHT)
+    sizes = np.bincount(kept.ravel())
+    sizes[0] = 0
+    return sizes[kept] >= BODY_MIN
+
+
+def thread(region: np.ndarray, handle) -> tuple | None:
+    """The thread that ``region`` (H, W) bool holds at the handle, if any: ((H, W) bool, its length
+    in geodesic px from the handle to its root), or None.
+
+    The region's 8-connected piece at the handle is opened by a 3 x 3 square; what the opening
+    keeps, in pieces of at least ``BODY_MIN`` px, is body. A handle on or next to body holds no
+    thread. Otherwise the thread is the rest of the piece connected to the handle, nearer to it
+    than the root: the body pixel nearest along the piece, or with no body its farthest pixel.
+    None if that is under ``THREAD_MIN`` px."""
+    at = pixel(handle, region.shape)
+    piece = region.copy()
+    piece[at] = True
+    labels, _ = ndimage.label(piece, EIGHT)
+    piece = labels == labels[at]
+    body = _bodies(piece)
+    if ndimage.binary_dilation(body, EIGHT)[at]:
+        return None
+    rest, _ = ndimage.label(piece & ~body, EIGHT)
+    limb = rest == rest[at]
+    g = geodesic(limb | body, [at])
+    meets = body & ndimage.binary_dilation(limb, EIGHT)
+    root = float(g[meets].min() if meets.any() else g[limb].max())
+    return (limb & (g < root), root) if root >= THREAD_MIN else None
+
+
+def drawn_thread(image: np.ndarray, handle) -> np.ndarray | None:
+    """A line drawn at the handle in a colour of its own, from there to the body it grows from (a
+    tail one or two pixels wide, its colour blended with what is behind it): (H, W) bool, or None.
+
+    ``image`` (H, W, 3). A pixel's surroundings are the median colour of the ``AROUND`` x ``AROUND``
+    pixels about it. The line starts at the pixel within one of the handle that stands out most from
+    its surroundings, with colour c and contrast k (at least ``STANDS_OUT``, and the handle's own
+    pixel too). Body is what lies within ``LIKE`` x k of c, in pieces an opening by a 3 x 3 square
+    keeps (``BODY_MIN``); a start on or next to body holds no line. The line is the cheapest path from
+    the start to a body, a step onto a pixel costing 1 + ``SHUN`` x its blend b in [0, 1] (its colour's
+    distance to c over its surroundings' distance to c), without the body; it is a thread if at least
+    ``DRAWN_MIN`` px long, of mean blend at most ``BLEND``, and with the same colour, unlike c, 2 px to
+    either side of at least ``SIDES`` of its pixels (a line in front of one background, not the edge
+    between two: a mountain's flank, a tree's)."""
+    img = np.asarray(image, np.float64)[..., :3]
+    around = np.stack([ndimage.median_filter(img[..., c], AROUND) for c in range(3)], -1)
+    stand = np.linalg.norm(img - around, axis=-1)
+    at = pixel(handle, img.shape)
+    if stand[at] < STANDS_OUT:
+        return None
+    near = [(at[0] + a, at[1] + b) for a in (-1, 0, 1) for b in (-1, 0, 1)
+            if 0 <= at[0] + a < img.shape[0] and 0 <= at[1] + b < img.shape[1]]
+    at = max(near, key=lambda p: stand[p])
+    colour, k = img[at], stand[at]
+    off = np.linalg.norm(img - colour, axis=-1)
+    body = _bodies(off <= LIKE * k)
+    if not body.any() or ndimage.binary_dilation(body, EIGHT)[at]:
+        return None
+    blend = np.clip(off / np.maximum(np.linalg.norm(around - colour, axis=-1), 1e-6), 0.0, 1.0)
+    paths = MCP_Geometric(1.0 + SHUN * blend)
+    cost, _ = paths.find_costs([at])
+    end = np.unravel_index(np.argmin(np.where(body, cost, np.inf)), cost.shape)
+    line = np.array([p for p in paths.traceback(end) if not body[tuple(p)]])
+    if len(line) < DRAWN_MIN or blend[line[:, 0], line[:, 1]].mean() > BLEND:
+        return None
+    if _two_sided(img, line, colour, k) < SIDES:
+        return None
+    out = np.zeros(img.shape[:2], bool)
+    out[line[:, 0], line[:, 1]] = True
+    return out
+
+
+def _two_sided(img: np.ndarray, line: np.ndarray, colour, k: float) -> float:
+    """The share of the ``line`` (N, 2) (row, col) pixels whose two sides, 2 px away along the line's
+    normal, have colours unlike ``colour`` (beyond ``LIKE`` x k) and alike each other (within it)."""
+    ahead, back = line[np.minimum(np.arange(len(line)) + 2, len(line) - 1)], line[np.maximum(np.arange(len(line)) - 2, 0)]
+    t = (ahead - back).astype(np.float64)
+    normal = np.stack([t[:, 1], -t[:, 0]], 1) / np.maximum(np.hypot(t[:, 0], t[:, 1]), 1e-9)[:, None]
+    sides = [np.stack([ndimage.map_coordinates(img[..., c], (line + s * 2.0 * normal).T, order=1, mode="nearest")
+                       for c in range(3)], -1) for s in (1, -1)]
+    unlike = [np.linalg.norm(c - colour, axis=-1) > LIKE * k for c in sides]
+    alike = np.linalg.norm(sides[0] - sides[1], axis=-1) < LIKE * k
+    return float(np.mean(unlike[0] & unlike[1] & alike))
 
 
 def _behind(mask: np.ndarray, d) -> np.ndarray:

@@ -13,13 +13,15 @@ region R under the handle:
 - **the part that moves** is R without the background it caught (pixels coloured like the
   nearest pixel outside R), grown by ``GROW`` px, the piece of it that holds h. Distances
   below are geodesic: shortest paths inside the part;
-- **a thread at the handle turns about its root** (``thread``: a tail one or two pixels wide, drawn
-  in colours blended with what is behind it): what of the region's piece at the handle an opening
-  by a 3 x 3 square removes, connected to the handle and at least ``THREAD_MIN`` px long up to its
-  root (where it meets a body, a piece of at least ``BODY_MIN`` px that the opening keeps, or else
-  its far end). Only the thread moves, grown by ``GROW`` px: a pixel at geodesic distance g from h
-  by phi d, phi = min(1, (g_root - g) / (g_root - ``TIP``)): its tip moves whole, the rest turns
-  about the root, and the body and whatever else the region caught (a row of the horizon) stay;
+- **a thread at the handle turns about its root** (``pulled.thread``: a tail one or two pixels wide,
+  drawn in colours blended with what is behind it): what of the region's piece at the handle an
+  opening by a 3 x 3 square removes, connected to the handle and at least ``pulled.THREAD_MIN`` px
+  long up to its root (where it meets a body, a piece of at least ``pulled.BODY_MIN`` px that the
+  opening keeps, or else its far end; a region that is a thread drawn in the image,
+  ``pulled.drawn_thread``, is all thread). Only the thread moves, grown by ``GROW`` px: a pixel at
+  geodesic distance g from h by phi d, phi = min(1, (g_root - g) / (g_root - ``TIP``)): its tip
+  moves whole, the rest turns about the root, and the body and whatever else the region caught (a
+  row of the horizon) stay;
 - **what is far along the region stays** (the *anchors*). If the part is a thin limb on a
   wider body (its cross-section, counted in 1-px bands of distance from h, jumps past
   ``JUMP`` x the limb's), the body stays: every pixel past the limb's root. Otherwise the
@@ -70,9 +72,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 from scipy import ndimage
-from skimage.graph import MCP_Geometric
 
-from .pulled import ahead, pixel, reshapes
+from .pulled import ahead, geodesic, pixel, reshapes, thread
 from .region import grow_mask
 from .reveal import fill_behind, push, samples
 
@@ -89,10 +90,8 @@ BACK = 0.5         # "shape": ... and faces away from the drag (cosine of its ou
 OUTWARD = 0.5      # "shape": a region deforms if the drag points this much (cosine) away from its middle
 JUMP = 2.5         # "shape": a limb ends where the region's cross-section grows past this x the limb's
 FAR_END = 0.8      # "shape": a back edge this x the farthest back edge's distance from the handle anchors too
-BODY_MIN = 12      # "shape": a piece of the region this many pixels after an opening is a body, not a thread
-THREAD_MIN = 3     # "shape": a thread at the handle this long (px, to its root) or longer turns about its root
 TIP = 2.0          # "shape": the part of a thread within this many px of the handle moves whole
-EIGHT = np.ones((3, 3), bool)   # 8-connectivity, and the 3 x 3 square a thread is opened by
+EIGHT = np.ones((3, 3), bool)   # 8-connectivity
 
 
 def foreground(region: np.ndarray, image: np.ndarray, alike: float | None = None) -> np.ndarray:
@@ -118,13 +117,6 @@ def region_part(region: np.ndarray, handle, grow: int = GROW, image: np.ndarray 
     part[at] = True
     labels, _ = ndimage.label(part, EIGHT)
     return labels == labels[at], at
-
-
-def geodesic(inside: np.ndarray, seeds) -> np.ndarray:
-    """Shortest-path length from ``seeds`` [(row, col)] staying inside ``inside`` (H, W) bool:
-    (H, W) float, inf outside."""
-    dist, _ = MCP_Geometric(np.where(inside, 1.0, np.inf)).find_costs([tuple(s) for s in seeds])
-    return np.where(inside, dist, np.inf)
 
 
 def back_side(part: np.ndarray, direction, depth: float, along: np.ndarray, facing: float = BACK) -> np.ndarray:
@@ -156,34 +148,6 @@ def limb_root(part: np.ndarray, along: np.ndarray, jump: float = JUMP) -> float 
             narrow = np.nonzero(bands[2:s] <= 1.25 * typical)[0]
             return float(narrow[-1] + 3)
     return None
-
-
-def thread(region: np.ndarray, handle) -> tuple | None:
-    """The thread that ``region`` (H, W) bool holds at the handle, if any: ((H, W) bool, its length
-    in geodesic px from the handle to its root), or None.
-
-    The region's 8-connected piece at the handle is opened by a 3 x 3 square; what the opening
-    keeps, in pieces of at least ``BODY_MIN`` px, is body. A handle on or next to body holds no
-    thread. Otherwise the thread is the rest of the piece connected to the handle, nearer to it
-    than the root: the body pixel nearest along the piece, or with no body its farthest pixel.
-    None if that is under ``THREAD_MIN`` px."""
-    at = pixel(handle, region.shape)
-    piece = region.copy()
-    piece[at] = True
-    labels, _ = ndimage.label(piece, EIGHT)
-    piece = labels == labels[at]
-    kept, _ = ndimage.label(ndimage.binary_opening(piece, EIGHT), EIGHT)
-    sizes = np.bincount(kept.ravel())
-    sizes[0] = 0
-    body = sizes[kept] >= BODY_MIN
-    if ndimage.binary_dilation(body, EIGHT)[at]:
-        return None
-    rest, _ = ndimage.label(piece & ~body, EIGHT)
-    limb = rest == rest[at]
-    g = geodesic(limb | body, [at])
-    meets = body & ndimage.binary_dilation(limb, EIGHT)
-    root = float(g[meets].min() if meets.any() else g[limb].max())
-    return (limb & (g < root), root) if root >= THREAD_MIN else None
 
 
 def drag_share(region: np.ndarray, handle, target, image: np.ndarray | None = None) -> tuple:

@@ -313,3 +313,55 @@ def test_a_warp_start_that_tracking_confirms_keeps_the_warped_pixels(teaching):
     assert not off.kept_warp and (np.asarray(off.image)[away] != warped[away]).any()
     stepped = dragnb.drag(teaching, case.image, [case.handle], [case.target], tolerance=0.0, max_iters=2)
     assert stepped.history and not stepped.kept_warp
+
+
+def _tailed(tip, root=(22, 40), row=None, colour=ROCK, size=64, k=4):
+    """A 64x64 creature drawn as the scene world draws one (at ``k`` x the size, then averaged): a
+    body, and a tail about 1.4 px wide from ``root`` to ``tip`` in the body's colour, blended with the
+    ground; a sky above row 20 (or ``row``)."""
+    im = Image.new("RGB", (size * k, size * k), GROUND)
+    d = ImageDraw.Draw(im)
+    d.rectangle([0, 0, size * k, (row or 20) * k], fill=SKY)
+    d.line([(root[0] * k, root[1] * k), (tip[0] * k, tip[1] * k)], fill=colour, width=int(1.4 * k))
+    d.ellipse([22 * k, 34 * k, 42 * k, 48 * k], fill=colour)
+    return np.asarray(im.resize((size, size), Image.BOX))
+
+
+def test_a_thread_drawn_at_the_handle_runs_from_its_tip_to_the_body():
+    from dragnb.pulled import drawn_thread
+
+    img = _tailed((10, 26))
+    line = drawn_thread(img, (10, 26))
+    ys, xs = np.nonzero(line)
+    assert line[26, 10] and 10 <= line.sum() <= 20                  # the tail, about 14 px long to the body
+    assert np.abs((ys - 26) * 12 - (xs - 10) * 14).max() <= 14      # along the drawn line (within a px)
+    assert not line[34:49, 24:41].any()                             # not into the body
+    assert drawn_thread(img, (32, 41)) is None                      # a handle on the body
+    assert drawn_thread(img, (50, 10)) is None                      # on the plain ground: nothing stands out
+    peak = _mountain((32, 14))
+    assert drawn_thread(peak, (32, 14)) is None                     # a peak's apex is no thread
+    assert drawn_thread(peak, (22, 32)) is None                     # nor its flank, rock on one side, sky on the other
+    along = _tailed((8, 40), root=(22, 40), row=40)
+    assert drawn_thread(along, (8, 40)) is None                     # a line between sky and ground: an edge
+    assert drawn_thread(_tailed((10, 26), colour=(66, 146, 56)), (10, 26)) is None   # a tail barely seen
+
+
+def test_a_drag_on_a_drawn_tail_pulls_the_tail_when_its_region_missed_it():
+    from dragnb.pulled import pulled_region
+
+    img = _tailed((10, 26))
+    segments = np.zeros((64, 64), int)
+    row = np.zeros((64, 64), bool)
+    row[27, 6:20] = True                                            # the region under the tip: a row of ground
+    pulled = pulled_region(row, segments, (10, 26), (11, 18), img)
+    assert pulled[26, 10] and not pulled[27, 15:20].any() and pulled.sum() <= 20
+    assert np.array_equal(pulled_region(row, segments, (10, 26), (11, 18)), row | _at(10, 26))   # no image: as before
+    field = displacement_field([pulled], [(10, 26)], [(11, 18)])
+    assert np.allclose(field[26, 10], (1, -8), atol=0.01)           # the tip: the whole drag
+    assert (field[34:49, 24:41] == 0).all()                         # the body stays
+
+
+def _at(x, y):
+    m = np.zeros((64, 64), bool)
+    m[y, x] = True
+    return m
