@@ -108,11 +108,17 @@ def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target, imag
     belongs to, which goes on behind it: the pieces within ``BEHIND`` px behind the region, against
     the drag, join it (the mountain under a snow cap, the trunk under a crown), except backdrop and
     wide pieces on the border (``WIDE``: sky, ground). A region that is a thread (``THREAD``: a tail
-    one pixel wide) joins nothing. Holes are filled.
+    one pixel wide) joins nothing. A speck (under ``BODY_MIN`` px, no thread: the region found under
+    a peak's tip is often a pixel or two) is taken with the piece the handle is on, unless backdrop
+    or wide, and whatever the drag's direction, what lies behind it joins. Holes are filled.
     """
     at = pixel(handle, region.shape)
+    own = segments[at]
     backdrop = background_pieces(segments)
-    backdrop[segments[at]] = False
+    n = len(backdrop)
+    wide = _on_border(segments, n) & (np.bincount(segments.ravel(), minlength=n) > WIDE * segments.size)
+    solid = not (backdrop[own] or wide[own])
+    backdrop[own] = False
     kept = region & ~backdrop[segments]
     kept[at] = True
     labels, _ = ndimage.label(kept, np.ones((3, 3)))
@@ -121,11 +127,12 @@ def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target, imag
     if drawn is not None and _longer(thread(drawn, handle), thread(kept, handle)):
         return drawn
     d = np.asarray(target, np.float64) - np.asarray(handle, np.float64)
-    thin = ndimage.distance_transform_edt(np.pad(kept, 1)).max() <= THREAD
-    if thin or np.hypot(*d) < 0.5 or not reshapes(kept, handle, d, PULLED):
+    if np.hypot(*d) < 0.5:
         return kept
-    n = len(backdrop)
-    wide = _on_border(segments, n) & (np.bincount(segments.ravel(), minlength=n) > WIDE * segments.size)
+    if kept.sum() < BODY_MIN and thread(kept, handle) is None:   # a speck: a peak's tip
+        kept |= (segments == own) & solid
+    elif ndimage.distance_transform_edt(np.pad(kept, 1)).max() <= THREAD or not reshapes(kept, handle, d, PULLED):
+        return kept
     joined = (np.bincount(segments[_behind(kept, d)], minlength=n) >= BEHIND_MIN) & ~backdrop & ~wide
     return ndimage.binary_fill_holes(kept | joined[segments])
 

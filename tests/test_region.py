@@ -215,5 +215,10 @@ def test_a_raised_peak_pulls_the_mountain_under_its_cap_and_a_sideways_drag_does
     caught = cap | (s == 7) | (s == 1)                 # a region that caught the horizon and a ground row
     assert np.array_equal(pulled_region(caught, s, (20, 8), (28, 8)), cap)
     thread = np.zeros_like(cap)
-    thread[4, 20] = thread[5, 19] = True               # the apex hangs on by a corner: it stays
-    assert np.array_equal(pulled_region(thread, s, (19, 5), (19, 0)), thread)   # a thread pulls nothing more
+    thread[4:20, 20] = True                            # a line one pixel wide down from the apex
+    assert np.array_equal(pulled_region(thread, s, (20, 4), (20, 0)), thread)   # a thread pulls nothing more
+    speck = np.zeros_like(cap)
+    speck[4, 20] = speck[5, 19] = True                 # what was found under the tip: two pixels
+    up = pulled_region(speck, s, (19, 5), (19, 0))
+    assert up[cap].all() and up[s == 5].all() and not up[(s <= 4) | (s == 7)].any()   # the cap, and behind it the mountain
+    assert not pulled_region(speck, s, (19, 5), (27, 5))[s == 5].any()                # sideways: the cap alone
