@@ -35,7 +35,10 @@ region R under the handle:
   the back side maps onto the taller triangle on the same base (the affine map that fixes
   the base: flanks stay straight lines), and a limb maps onto the straight limb from its
   root to the target (turned about its root, as long as before when t is as far from the
-  root as h was). With core = ``CORE`` x |d| > 0 (never for a limb), the band of the part
+  root as h was). A head on a stalk (``stalk``: a tree's crown on its trunk, the part narrowing past its
+  widest to a stalk straight behind the handle) is lifted whole, its stalk stretched: the anchors are
+  those on the stalk, and core is the geodesic distance from h to where the stalk begins. Otherwise, with core = ``CORE`` x |d| > 0 (never
+  for a limb), the band of the part
   nearest the handle, that deep, moves whole: the handle's own neighbourhood is translated,
   not stretched (a triangle's flanks then bend once, where the band ends). ``CORE`` is 0:
   with the region that ``pulled.pulled_region`` gives, the straight flanks land closer;
@@ -91,6 +94,10 @@ OUTWARD = 0.5      # "shape": a region deforms if the drag points this much (cos
 JUMP = 2.5         # "shape": a limb ends where the region's cross-section grows past this x the limb's
 FAR_END = 0.8      # "shape": a back edge this x the farthest back edge's distance from the handle anchors too
 TIP = 2.0          # "shape": the part of a thread within this many px of the handle moves whole
+NECK = 1 / 3       # "shape": a stalk's cross-section is at most this x the part's widest ...
+STALK_WIDTH = 3    # ... and at most this many px, ...
+STALK_MIN = 2      # ... for at least this many px of geodesic distance to the part's far end ...
+ALIGN = 0.9        # ... and it lies straight behind the handle (cosine of its direction with -d)
 EIGHT = np.ones((3, 3), bool)   # 8-connectivity
 
 
@@ -150,6 +157,24 @@ def limb_root(part: np.ndarray, along: np.ndarray, jump: float = JUMP) -> float 
     return None
 
 
+def stalk(part: np.ndarray, along: np.ndarray, handle, d) -> float | None:
+    """Where a head on a stalk (a tree's crown on its trunk) meets the stalk, in geodesic px from the
+    handle (``along``); None if the part has none. The part's cross-section at distance s is its pixels in
+    the 1-px band of ``along`` at s; the stalk is the rest of the part from the first band past the widest
+    after which every band is at most ``NECK`` x the widest and ``STALK_WIDTH`` px, at least ``STALK_MIN``
+    bands long, lying behind the handle: its middle seen from the handle at a cosine of at least
+    ``ALIGN`` with -d (a triangle's far corners, also narrow, lie to the sides)."""
+    bands = np.bincount(np.floor(along[part]).astype(int))
+    widest = int(np.argmax(bands))
+    narrow = bands <= min(NECK * bands[widest], STALK_WIDTH)
+    for s in range(widest + 1, len(bands) - STALK_MIN + 1):
+        if narrow[s:].all():
+            ys, xs = np.nonzero(part & (along >= s))
+            v = np.array([xs.mean() - handle[0], ys.mean() - handle[1]])
+            return float(s) if -(v @ d) >= ALIGN * np.hypot(*v) * np.hypot(*d) else None
+    return None
+
+
 def drag_share(region: np.ndarray, handle, target, image: np.ndarray | None = None) -> tuple:
     """How much of the drag each pixel of the region takes ("shape"): (part (H, W) bool, phi (H, W)
     in [0, 1], 1 at the handle, 0 on the anchors and outside the part). ``image`` (H, W, 3), when
@@ -172,7 +197,11 @@ def drag_share(region: np.ndarray, handle, target, image: np.ndarray | None = No
         if not reshapes(part, handle, d, OUTWARD):
             return part, part.astype(np.float64)    # not pulled away from its own middle: moves whole
         anchors = back_side(part, d / n, DEPTH * n, g_h) & (g_h > CORE * n) | (part & (g_h >= FAR * n))
-        core = CORE * n
+        core = stalk(part, g_h, handle, d)
+        if core is None:
+            core = CORE * n
+        else:   # a head on a stalk: only the stalk's foot holds
+            anchors &= g_h >= core
     if not anchors.any():   # no back side: the far end along the region stays
         anchors = part & (g_h >= g_h[part].max() - 1.5)
     g_a = geodesic(part, np.argwhere(anchors))

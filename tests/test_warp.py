@@ -365,3 +365,18 @@ def _at(x, y):
     m = np.zeros((64, 64), bool)
     m[y, x] = True
     return m
+
+
+def test_a_crown_on_its_trunk_is_lifted_whole_and_a_peak_has_no_stalk():
+    tree = np.zeros((64, 64), bool)
+    yy, xx = np.mgrid[0:64, 0:64]
+    tree |= (xx - 32) ** 2 + (yy - 24) ** 2 <= 36                  # a round crown, radius 6, top at (32, 18)
+    tree[30:46, 32] = True                                          # a trunk one pixel wide, down to row 45
+    along = warp.geodesic(tree, [(18, 32)])
+    assert 12 <= warp.stalk(tree, along, (32, 18), (0, -6)) <= 14  # the trunk begins under the crown
+    field = displacement_field([tree], [(32, 18)], [(32, 12)])
+    assert np.allclose(field[18:30, 26:39][tree[18:30, 26:39]], (0, -6), atol=0.05)   # the crown moves whole
+    assert -field[45, 32, 1] < 1.0 and 2.0 < -field[38, 32, 1] < 4.0  # the trunk stretches from its foot
+    assert warp.stalk(tree, along, (32, 18), (6, 0)) is None        # sideways: the trunk is not behind
+    peak = _rock(_mountain((32, 14)))
+    assert warp.stalk(peak, warp.geodesic(peak, [(14, 32)]), (32, 14), (0, -8)) is None   # corners lie to the sides
