@@ -123,13 +123,14 @@ def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target, imag
     kept[at] = True
     labels, _ = ndimage.label(kept, np.ones((3, 3)))
     kept = ndimage.binary_fill_holes(labels == labels[at])
+    held = thread(kept, handle)
     drawn = None if image is None else drawn_thread(image, handle)
-    if drawn is not None and _longer(thread(drawn, handle), thread(kept, handle)):
+    if drawn is not None and _longer(thread(drawn, handle), held):
         return drawn
     d = np.asarray(target, np.float64) - np.asarray(handle, np.float64)
     if np.hypot(*d) < 0.5:
         return kept
-    if kept.sum() < BODY_MIN and thread(kept, handle) is None:   # a speck: a peak's tip
+    if kept.sum() < BODY_MIN and held is None:   # a speck: a peak's tip
         kept |= (segments == own) & solid
     elif ndimage.distance_transform_edt(np.pad(kept, 1)).max() <= THREAD or not reshapes(kept, handle, d, PULLED):
         return kept

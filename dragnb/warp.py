@@ -76,7 +76,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .pulled import ahead, geodesic, pixel, reshapes, thread
+from .pulled import EIGHT, ahead, geodesic, pixel, reshapes, thread
 from .region import grow_mask
 from .reveal import fill_behind, push, samples
 
@@ -98,7 +98,6 @@ NECK = 1 / 3       # "shape": a stalk's cross-section is at most this x the part
 STALK_WIDTH = 3    # ... and at most this many px, ...
 STALK_MIN = 2      # ... for at least this many px of geodesic distance to the part's far end ...
 ALIGN = 0.9        # ... and it lies straight behind the handle (cosine of its direction with -d)
-EIGHT = np.ones((3, 3), bool)   # 8-connectivity
 
 
 def foreground(region: np.ndarray, image: np.ndarray, alike: float | None = None) -> np.ndarray:
