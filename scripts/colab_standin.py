@@ -36,6 +36,9 @@ PACKAGES = ["torch", "torchvision", "diffusers", "transformers", "tokenizers", "
             "jupyterlab_widgets", "notebook", "ipykernel", "jupyter_client", "ipython", "traitlets", "tornado",
             "nbclient", "nbformat", "nbconvert", "jupyter_core", "pyzmq"]
 CUDA = re.compile(r"^(nvidia-|cuda-|triton=)", re.I)
+# what a build takes on disk: the environment (about 5.5 GB, CUDA's libraries with the index's torch)
+# and pip's unpacking room beside it
+NEEDS_GB = 8
 _URL = re.compile(r"^([A-Za-z0-9_.\-]+) @ \S*/[A-Za-z0-9_]+-([0-9][^-]*?)(?:%2B|\+)[^-]*-")
 
 
@@ -86,6 +89,21 @@ def find_python313() -> str | None:
     return None
 
 
+class Unavailable(RuntimeError):
+    """This machine cannot build the stand-in (no Python 3.13, too little disk); the message says what to do."""
+
+
+def room(where: Path) -> None:
+    """Raise ``Unavailable`` unless the disk holding ``where`` has ``NEEDS_GB`` free."""
+    where = Path(where).resolve()
+    while not where.exists():
+        where = where.parent
+    free = shutil.disk_usage(where).free / 2**30
+    if free < NEEDS_GB:
+        raise Unavailable(f"the Colab stand-in needs about {NEEDS_GB} GB free at {where}, and {free:.1f} GB are: "
+                          "free some disk, or build it elsewhere (python scripts/colab_standin.py build PATH)")
+
+
 def python(venv: Path) -> Path:
     return Path(venv) / "bin" / "python"
 
@@ -122,15 +140,20 @@ def build(venv: Path = VENV, py: str | None = None) -> Path:
             return venv
     py = py or find_python313()
     if py is None:
-        raise RuntimeError("no Python 3.13 found (set DRAGNB_PY313, or install one: pyenv install 3.13)")
+        raise Unavailable("no Python 3.13 found (set DRAGNB_PY313, or install one: pyenv install 3.13)")
     shutil.rmtree(venv, ignore_errors=True)
+    room(venv.parent)
     subprocess.run([py, "-m", "venv", str(venv)], check=True)
     pins = venv / "colab-constraints.txt"   # CUDA's libraries go with the index's torch, not Colab's pins
     pins.write_text("".join(f"{line}\n" for line in CONSTRAINTS.read_text().splitlines()
                             if not CUDA.match(line)))
     env = {**os.environ, "PIP_CONSTRAINT": ""}   # Colab's pins alone, not this machine's
-    subprocess.run([str(python(venv)), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "-c", str(pins), *PACKAGES], check=True, env=env)
+    done = subprocess.run([str(python(venv)), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                           "--no-cache-dir", "-c", str(pins), *PACKAGES], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        shutil.rmtree(venv, ignore_errors=True)
+        raise RuntimeError(f"pip could not install Colab's packages into the stand-in (exit {done.returncode}):\n"
+                           + (done.stdout + done.stderr)[-3000:])
     base.write_text("".join(f"{n}=={v}\n" for n, v in sorted(freeze(venv).items())))
     stamp.write_text(_stamp())
     return venv
@@ -146,7 +169,10 @@ def main(argv=None):
     r.add_argument("--source", required=True, help='e.g. "googlecolab/backend-info a724079, 2026-08-19"')
     args = p.parse_args(argv)
     if args.cmd == "build":
-        venv = build(args.venv)
+        try:
+            venv = build(args.venv)
+        except Unavailable as e:
+            sys.exit(f"colab_standin: {e}")
         pins = colab_versions()
         held = freeze(venv)
         print(f"{venv}: {len(held)} packages, "

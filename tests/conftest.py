@@ -89,17 +89,17 @@ def wheel(tmp_path_factory):
 def colab(wheel):
     """The Colab stand-in (``scripts/colab_standin.py``: Python 3.13 with Colab's published versions) with
     dragnb's wheel installed as a Colab notebook's first cell installs it, ``[notebook]``: a namespace of
-    ``venv``, ``python`` and the ``before`` and ``after`` freezes. Skipped without a Python 3.13 (failed
-    in CI, where one is expected)."""
+    ``venv``, ``python`` and the ``before`` and ``after`` freezes. Skipped where the stand-in cannot be
+    built (no Python 3.13, too little disk), failed for that in CI, where one is expected."""
     import subprocess
     import types
 
     import colab_standin   # scripts/, on pytest's pythonpath
 
-    if colab_standin.find_python313() is None:
-        (pytest.fail if os.environ.get("CI") else pytest.skip)(
-            "no Python 3.13 for the Colab stand-in: set DRAGNB_PY313 or install one (pyenv install 3.13)")
-    venv = colab_standin.build()
+    try:
+        venv = colab_standin.build()
+    except colab_standin.Unavailable as e:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"no Colab stand-in here: {e}")
     before = colab_standin.freeze(venv)
     py = colab_standin.python(venv)
     done = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{wheel}[notebook]"],
