@@ -26,8 +26,9 @@ region R under the handle:
   wider body (its cross-section, counted in 1-px bands of distance from h, jumps past
   ``JUMP`` x the limb's), the body stays: every pixel past the limb's root. Otherwise the
   part's back side stays: its edge pixels that face away from the drag and either have
-  ``DEPTH`` x |d| of the part straight ahead of them along d or lie at the far end of that
-  back (a mountain's base where it meets the ground, its corners included), and every pixel
+  ``DEPTH`` x |d| of the part straight ahead of them along d, away from the handle (``DEEP_END``:
+  not the top of a tree in front of a mountain), or lie at the far end of that back (a mountain's
+  base where it meets the ground, its corners included), and every pixel
   farther than ``FAR`` x |d| from h; with no such back side, the far end of the part;
 - **what is near the handle goes to the target, straight parts stay straight**: a pixel x
   moves by phi(x) d, phi = min(1, g_A(x) / (g_A(h) - core)), g_A its distance to the
@@ -93,6 +94,7 @@ BACK = 0.5         # "shape": ... and faces away from the drag (cosine of its ou
 OUTWARD = 0.5      # "shape": a region deforms if the drag points this much (cosine) away from its middle
 JUMP = 2.5         # "shape": a limb ends where the region's cross-section grows past this x the limb's
 FAR_END = 0.8      # "shape": a back edge this x the farthest back edge's distance from the handle anchors too
+DEEP_END = 0.65    # "shape": a back edge with the region ahead of it anchors only this x that distance away or farther
 TIP = 2.0          # "shape": the part of a thread within this many px of the handle moves whole
 NECK = 1 / 3       # "shape": a stalk's cross-section is at most this x the part's widest ...
 STALK_WIDTH = 3    # ... and at most this many px, ...
@@ -127,18 +129,21 @@ def region_part(region: np.ndarray, handle, grow: int = GROW, image: np.ndarray 
 
 def back_side(part: np.ndarray, direction, depth: float, along: np.ndarray, facing: float = BACK) -> np.ndarray:
     """Edge pixels of ``part`` (H, W) bool that face away from ``direction`` (a unit (x, y)) and either
-    have ``depth`` pixels of the part straight ahead of them along it, or lie at the far end of the
-    back (``along``, the geodesic distance from the handle, at least ``FAR_END`` x its largest there):
-    (H, W) bool."""
+    have ``depth`` pixels of the part straight ahead of them along it and lie at least ``DEEP_END`` x
+    the farthest back edge's distance from the handle (``along``, geodesic), or lie at the far end of
+    the back (at least ``FAR_END`` x that distance): (H, W) bool. A back edge nearer the handle, with
+    the part ahead of it, is the top of something in front (a tree before a mountain), not a base."""
     soft = ndimage.gaussian_filter(part.astype(np.float64), 1.0)
     gy, gx = np.gradient(soft)
     facing_away = (gx * direction[0] + gy * direction[1]) >= facing * (np.hypot(gx, gy) + 1e-9)
     edge = part & ~ndimage.binary_erosion(part, border_value=0)
     back = edge & facing_away
-    deep = back.copy()
+    if not back.any():
+        return back
+    deep = back & (along >= DEEP_END * along[back].max())
     for k in range(1, int(np.ceil(depth)) + 1):
         deep &= ahead(part, direction, k)
-    return deep | (back & (along >= FAR_END * along[back].max())) if back.any() else back
+    return deep | (back & (along >= FAR_END * along[back].max()))
 
 
 def limb_root(part: np.ndarray, along: np.ndarray, jump: float = JUMP) -> float | None:

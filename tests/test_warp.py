@@ -140,6 +140,15 @@ def test_with_a_core_band_a_peaks_tip_moves_whole_and_the_rest_stretches_to_the_
     assert np.allclose(field[28:31, 29:32], (3, -12), atol=0.01)         # the tip's band: translated
 
 
+def test_a_tree_in_front_of_a_raised_peak_does_not_hold_the_mountain_above_it():
+    img = _mountain((32, 20))
+    yy, xx = np.mgrid[0:64, 0:64]
+    crown = (yy - 40) ** 2 + (xx - 32) ** 2 <= 16          # a tree's crown in front, inside the mountain
+    part, phi = warp.drag_share(_rock(img) & ~crown, (32, 20), (32, 12))
+    assert phi[35, 32] == pytest.approx((50 - 35) / (50 - 20), abs=0.08)   # above the crown: its height's share
+    assert phi[49, 14:50].max() < 0.15                                    # the base holds
+
+
 def test_the_falloff_warp_bends_a_raised_peaks_flanks():
     assert sum(_flanks(_raised("falloff")[2])) > 2.4                    # what the "shape" warp fixes
 
