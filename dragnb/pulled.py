@@ -24,6 +24,7 @@ from .loading import DiffusionModel
 from .region import find_region, grow_mask, image_pieces, slivers
 
 PULLED = 0.5             # a drag pulls its region outward when it points this much (cosine) away from its middle
+MIDDLE = 0.3             # ... never from a handle this near its middle (x the region's RMS radius): that moves it
 BEHIND = 2               # ... and then also takes the pieces this many pixels behind the region, against the drag
 BEHIND_MIN = 3           # ... that have at least this many pixels there
 WIDE = 0.1               # ... and not pieces on the border larger than this share of the image (sky, ground)
@@ -63,9 +64,12 @@ def pixel(point, shape) -> tuple:
 
 def reshapes(mask: np.ndarray, handle, d, cosine: float) -> bool:
     """Whether a drag by ``d`` (x, y) from ``handle`` points away from the middle of ``mask`` (H, W)
-    bool by a cosine of at least ``cosine``: it reshapes what the mask holds rather than moving it."""
+    bool by a cosine of at least ``cosine``: it reshapes what the mask holds rather than moving it. A
+    handle within ``MIDDLE`` x the mask's RMS radius of its middle (a sun held at its centre) moves it."""
     ys, xs = np.nonzero(mask)
     out = np.asarray(handle, np.float64) - (xs.mean(), ys.mean())
+    if np.hypot(*out) < MIDDLE * np.sqrt(((xs - xs.mean()) ** 2 + (ys - ys.mean()) ** 2).mean()):
+        return False
     return out @ d >= cosine * np.hypot(*d) * np.hypot(*out)
 
 

@@ -45,7 +45,8 @@ region R under the handle:
   with the region that ``pulled.pulled_region`` gives, the straight flanks land closer;
 - **a region moves whole** if all of it lies within ``RHO`` x |d| of h (a small object), or
   if it is no limb and the drag does not point away from its middle (the cosine of d with
-  h minus the part's centroid under ``OUTWARD``: an object pulled sideways moves);
+  h minus the part's centroid under ``OUTWARD``: an object pulled sideways moves), or the handle
+  is at its middle (``pulled.MIDDLE``: a sun held at its centre moves);
 - **the background does not move**: the part's pixels are pushed forward (each cut into
   ``reveal.SUPERSAMPLE``² samples, more where the field stretches, so no holes open) over the
   background, and what the part uncovers is filled from its surroundings: each uncovered

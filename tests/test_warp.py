@@ -149,6 +149,16 @@ def test_a_tree_in_front_of_a_raised_peak_does_not_hold_the_mountain_above_it():
     assert phi[49, 14:50].max() < 0.15                                    # the base holds
 
 
+def test_a_sun_held_near_its_centre_moves_whole_whichever_way_it_is_dragged():
+    yy, xx = np.mgrid[0:64, 0:64]
+    sun = (yy - 20) ** 2 + (xx - 30) ** 2 <= 49                 # radius 7, farther than the drags are long
+    for handle, target in [((30.7, 20.3), (36.7, 20.3)), ((30.7, 20.3), (30.7, 14.3)), ((29.4, 20), (24, 20))]:
+        part, phi = warp.drag_share(sun, handle, target)
+        assert (phi[sun] == 1).all(), (handle, target)
+    part, phi = warp.drag_share(sun, (30, 13), (30, 7))      # held at its top and pulled up: it stretches
+    assert phi[sun].min() < 0.5
+
+
 def test_the_falloff_warp_bends_a_raised_peaks_flanks():
     assert sum(_flanks(_raised("falloff")[2])) > 2.4                    # what the "shape" warp fixes
 
