@@ -4,7 +4,7 @@
 as ``pulled_region`` makes it fit the drag: without the backdrop pieces it caught (a
 horizon's line, rows of a gradient sky), and, when the drag reshapes what it holds (points
 away from its middle: a peak raised), with the pieces right behind it (the mountain under a
-snow cap). A handle on a thread (a tail one or two pixels wide) pulls the thread: the one the
+snow cap); when the drag moves it whole, with the piece it stands on (a roof's walls). A handle on a thread (a tail one or two pixels wide) pulls the thread: the one the
 region holds (``thread``), or the one drawn in the image (``drawn_thread``) where that is longer
 (the region under a tail's tip is often a row of the horizon, a house or a mountain instead).
 ``handle_regions`` gives that region per handle, and ``drag_region`` sweeps each along its path
@@ -28,6 +28,8 @@ MIDDLE = 0.3             # ... never from a handle this near its middle (x the r
 BEHIND = 2               # ... and then also takes the pieces this many pixels behind the region, against the drag
 BEHIND_MIN = 3           # ... that have at least this many pixels there
 WIDE = 0.1               # ... and not pieces on the border larger than this share of the image (sky, ground)
+UNDER = 0.5              # a region moved whole takes the piece holding this share of what lies right below it ...
+BASE_MAX = 3.0           # ... unless backdrop, wide, or larger than this x the region (a roof's walls, not the ground)
 THREAD = 1.5             # ... unless the region is a thread (no pixel farther than this from its outside): a limb
 BODY_MIN = 12            # a piece this many pixels after an opening by a 3 x 3 square is a body, not a thread
 THREAD_MIN = 3           # a thread at the handle this long (px, to its root) or longer is one
@@ -114,7 +116,9 @@ def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target, imag
     wide pieces on the border (``WIDE``: sky, ground). A region that is a thread (``THREAD``: a tail
     one pixel wide) joins nothing. A speck (under ``BODY_MIN`` px, no thread: the region found under
     a peak's tip is often a pixel or two) is taken with the piece the handle is on, unless backdrop
-    or wide, and whatever the drag's direction, what lies behind it joins. Holes are filled.
+    or wide, and whatever the drag's direction, what lies behind it joins. A region the drag moves
+    whole (it does not point away from its middle) takes the piece it stands on (``_stands_on``: a
+    roof's walls, a crown's trunk). Holes are filled.
     """
     at = pixel(handle, region.shape)
     own = segments[at]
@@ -136,10 +140,25 @@ def pulled_region(region: np.ndarray, segments: np.ndarray, handle, target, imag
         return kept
     if kept.sum() < BODY_MIN and held is None:   # a speck: a peak's tip
         kept |= (segments == own) & solid
-    elif ndimage.distance_transform_edt(np.pad(kept, 1)).max() <= THREAD or not reshapes(kept, handle, d, PULLED):
+    elif ndimage.distance_transform_edt(np.pad(kept, 1)).max() <= THREAD:
         return kept
+    elif not reshapes(kept, handle, d, PULLED):   # moved whole: with what it stands on
+        return ndimage.binary_fill_holes(kept | _stands_on(kept, segments, backdrop | wide))
     joined = (np.bincount(segments[_behind(kept, d)], minlength=n) >= BEHIND_MIN) & ~backdrop & ~wide
     return ndimage.binary_fill_holes(kept | joined[segments])
+
+
+def _stands_on(mask: np.ndarray, segments: np.ndarray, ground: np.ndarray) -> np.ndarray:
+    """The piece that ``mask`` (H, W) bool stands on, if any: (H, W) bool. That is the piece holding at
+    least ``UNDER`` of the pixels 1 to ``BEHIND`` px below the mask, unless it is one of ``ground`` (n,)
+    bool (backdrop and wide pieces) or larger than ``BASE_MAX`` x the mask (a table under a cup)."""
+    below = _behind(mask, (0.0, -1.0))
+    counts = np.bincount(segments[below], minlength=len(ground))
+    i = int(np.argmax(counts))
+    piece = segments == i
+    if counts[i] == 0 or counts[i] < UNDER * counts.sum() or ground[i] or piece.sum() > BASE_MAX * mask.sum():
+        return np.zeros_like(mask)
+    return piece
 
 
 def _longer(a, b) -> bool:

@@ -222,3 +222,31 @@ def test_a_raised_peak_pulls_the_mountain_under_its_cap_and_a_sideways_drag_does
     up = pulled_region(speck, s, (19, 5), (19, 0))
     assert up[cap].all() and up[s == 5].all() and not up[(s <= 4) | (s == 7)].any()   # the cap, and behind it the mountain
     assert not pulled_region(speck, s, (19, 5), (27, 5))[s == 5].any()                # sideways: the cap alone
+
+
+def _house_segments():
+    """40 x 40 pieces: sky 0 and ground 1 from side to side; a house on the ground: walls 2 (rows 24-31,
+    columns 14-25) under a roof 3 (a triangle, rows 16-23, apex at (20, 16)); a cup 4 on a table 5."""
+    s = np.zeros((40, 40), int)
+    s[32:] = 1
+    s[24:32, 14:26] = 2
+    for y in range(16, 24):
+        half = y - 16
+        s[y, 20 - half:21 + half] = 3
+    s[26:32, 30:34] = 4                      # a small cup ...
+    s[32:36, 28:38] = 5                      # ... on a table far larger than it
+    s[33:40, 28:38] = 5
+    return s
+
+
+def test_a_roof_moved_whole_takes_the_walls_it_stands_on_and_nothing_bigger():
+    from dragnb.pulled import pulled_region
+
+    s = _house_segments()
+    roof = s == 3
+    moved = pulled_region(roof, s, (20, 17), (28, 17))           # the roof, dragged sideways
+    assert moved[s == 2].all() and moved[roof].all()              # the walls go with it
+    assert not moved[(s == 0) | (s == 1)].any()                   # sky and ground stay
+    cup = s == 4
+    assert np.array_equal(pulled_region(cup, s, (31, 28), (24, 28)), cup)   # the table is far larger: it stays
+
