@@ -69,8 +69,9 @@ def reshapes(mask: np.ndarray, handle, d, cosine: float) -> bool:
     bool by a cosine of at least ``cosine``: it reshapes what the mask holds rather than moving it. A
     handle within ``MIDDLE`` x the mask's RMS radius of its middle (a sun held at its centre) moves it."""
     ys, xs = np.nonzero(mask)
-    out = np.asarray(handle, np.float64) - (xs.mean(), ys.mean())
-    if np.hypot(*out) < MIDDLE * np.sqrt(((xs - xs.mean()) ** 2 + (ys - ys.mean()) ** 2).mean()):
+    cx, cy = xs.mean(), ys.mean()
+    out = np.asarray(handle, np.float64) - (cx, cy)
+    if np.hypot(*out) < MIDDLE * np.sqrt(((xs - cx) ** 2 + (ys - cy) ** 2).mean()):
         return False
     return out @ d >= cosine * np.hypot(*d) * np.hypot(*out)
 

@@ -141,10 +141,11 @@ def back_side(part: np.ndarray, direction, depth: float, along: np.ndarray, faci
     back = edge & facing_away
     if not back.any():
         return back
-    deep = back & (along >= DEEP_END * along[back].max())
+    farthest = along[back].max()
+    deep = back & (along >= DEEP_END * farthest)
     for k in range(1, int(np.ceil(depth)) + 1):
         deep &= ahead(part, direction, k)
-    return deep | (back & (along >= FAR_END * along[back].max()))
+    return deep | (back & (along >= FAR_END * farthest))
 
 
 def limb_root(part: np.ndarray, along: np.ndarray, jump: float = JUMP) -> float | None:
