@@ -7,6 +7,9 @@ away from its middle: a peak raised), with the pieces right behind it (the mount
 snow cap); when the drag moves it whole, with the piece it stands on (a roof's walls). A handle on a thread (a tail one or two pixels wide) pulls the thread: the one the
 region holds (``thread``), or the one drawn in the image (``drawn_thread``) where that is longer
 (the region under a tail's tip is often a row of the horizon, a house or a mountain instead).
+A handle on an edge (its pixel in a sliver piece: the anti-aliased tip of a peak) may find the region
+beyond the edge (the sky, a sun behind the peak); ``edge_region`` then takes the region right behind
+the handle, against the drag, when the handle's colour and the drag say that is what it holds.
 ``handle_regions`` gives that region per handle, and ``drag_region`` sweeps each along its path
 to the target and grows it by a margin: what the session lets change when no mask is painted,
 and what the warp start (``warp.py``) deforms.
@@ -33,6 +36,8 @@ BASE_MAX = 3.0           # ... unless backdrop, wide, or larger than this x the 
 THREAD = 1.5             # ... unless the region is a thread (no pixel farther than this from its outside): a limb
 BODY_MIN = 12            # a piece this many pixels after an opening by a 3 x 3 square is a body, not a thread
 THREAD_MIN = 3           # a thread at the handle this long (px, to its root) or longer is one
+TAPER = 3                # ... unless it widens steadily into its body up to this many px past its root: a tip
+EDGE = 3                 # a handle on an edge looks this many px behind itself for the piece it is the edge of
 DRAWN_MIN = 4            # a thread drawn in the image this long (px) or longer is one
 LIKE = 0.5               # drawn: a pixel has the thread's colour within this x the thread's contrast with its surroundings
 SHUN = 10.0              # drawn: a step onto a pixel coloured like the surroundings costs 1 + this
@@ -55,7 +60,58 @@ def handle_regions(model: DiffusionModel, image, handles, prompt: str = "", size
     if targets is None:
         return regions
     rgb = np.asarray(image.convert("RGB"))
+
+    def found_at(point):
+        return find_region(model, image, point, features=feats, pieces=pieces)
+
+    regions = [edge_region(r, pieces.segments, rgb, hp, tp, found_at) for r, hp, tp in zip(regions, handles, targets)]
     return [pulled_region(r, pieces.segments, hp, tp, rgb) for r, hp, tp in zip(regions, handles, targets)]
+
+
+def behind_edge(segments: np.ndarray, handle, target) -> tuple | None:
+    """Where a handle on an edge has the thing it is the edge of: the (row, col) of the first pixel 1
+    to ``EDGE`` px behind the handle, against the drag, in a piece that is no sliver; None if the
+    handle's own piece is no sliver (``region.slivers``: an anti-aliased line, a peak's tip), or if
+    there is none."""
+    thin = slivers(segments)
+    if not thin[segments[pixel(handle, segments.shape)]]:
+        return None
+    d = np.asarray(target, np.float64) - np.asarray(handle, np.float64)
+    if np.hypot(*d) < 0.5:
+        return None
+    u = d / np.hypot(*d)
+    for k in range(1, EDGE + 1):
+        at = pixel(np.asarray(handle, np.float64) - k * u, segments.shape)
+        if not thin[segments[at]]:
+            return at
+    return None
+
+
+def edge_region(region: np.ndarray, segments: np.ndarray, image: np.ndarray, handle, target, found_at) -> np.ndarray:
+    """The region a handle on an edge holds: (H, W) bool. ``region`` is the one found at the handle;
+    ``found_at((x, y))`` finds one at another point. At a peak's tip, the handle's pixel is a sliver
+    blended from the peak and the sky, and the region found there may be the sky's or a sun's beside
+    it. When the handle is on an edge (``behind_edge``), its colour is nearer the piece right behind it
+    than the region's (mean, without the handle's pixel), and the drag pulls the region found behind
+    it outward (``reshapes``, cosine ``PULLED``), that region, with the handle's pixel, is the one held."""
+    back = behind_edge(segments, handle, target)
+    if back is None:
+        return region
+    at = pixel(handle, region.shape)
+    img = np.asarray(image, np.float64)[..., :3]
+    others = region.copy()
+    others[at] = False
+    if not others.any():
+        return region
+    own = img[at]
+    if np.linalg.norm(own - img[segments == segments[back]].mean(0)) >= np.linalg.norm(own - img[others].mean(0)):
+        return region
+    held = np.asarray(found_at((back[1], back[0])), bool).copy()
+    d = np.asarray(target, np.float64) - np.asarray(handle, np.float64)
+    if not held.any() or not reshapes(held, handle, d, PULLED):
+        return region
+    held[at] = True
+    return held
 
 
 def pixel(point, shape) -> tuple:
@@ -191,7 +247,9 @@ def thread(region: np.ndarray, handle) -> tuple | None:
     keeps, in pieces of at least ``BODY_MIN`` px, is body. A handle on or next to body holds no
     thread. Otherwise the thread is the rest of the piece connected to the handle, nearer to it
     than the root: the body pixel nearest along the piece, or with no body its farthest pixel.
-    None if that is under ``THREAD_MIN`` px."""
+    None if that is under ``THREAD_MIN`` px, or if the piece widens steadily from the handle into
+    the body up to ``TAPER`` px past the root (its cross-section, the pixels in each 1-px band of
+    distance from the handle, never narrowing): a peak's or a fir's tip, not a tail."""
     at = pixel(handle, region.shape)
     piece = region.copy()
     piece[at] = True
@@ -205,7 +263,14 @@ def thread(region: np.ndarray, handle) -> tuple | None:
     g = geodesic(limb | body, [at])
     meets = body & ndimage.binary_dilation(limb, EIGHT)
     root = float(g[meets].min() if meets.any() else g[limb].max())
-    return (limb & (g < root), root) if root >= THREAD_MIN else None
+    if root < THREAD_MIN:
+        return None
+    if meets.any():
+        reach = g[(limb | body) & np.isfinite(g)]
+        bands = np.bincount(np.floor(reach).astype(int))[: int(root) + TAPER + 1]
+        if np.all(np.diff(bands) >= 0):
+            return None
+    return limb & (g < root), root
 
 
 def drawn_thread(image: np.ndarray, handle) -> np.ndarray | None:

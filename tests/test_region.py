@@ -250,3 +250,28 @@ def test_a_roof_moved_whole_takes_the_walls_it_stands_on_and_nothing_bigger():
     cup = s == 4
     assert np.array_equal(pulled_region(cup, s, (31, 28), (24, 28)), cup)   # the table is far larger: it stays
 
+
+
+def test_a_handle_on_a_peaks_tip_holds_the_mountain_not_the_sun_beside_it():
+    from dragnb.pulled import behind_edge, edge_region
+
+    s = _mountain_segments()
+    s[4, 20] = 8                                         # the apex: one blended pixel, a sliver
+    yy, xx = np.mgrid[0:40, 0:40]
+    sun = (yy - 1) ** 2 + (xx - 20) ** 2 <= 6            # a sun right above it
+    s[sun & (s == 0)] = 9
+    colours = {0: (120, 160, 220), 5: (110, 100, 130), 6: (245, 245, 250), 8: (190, 205, 235), 9: (250, 220, 80)}
+    img = np.zeros((40, 40, 3), np.uint8)
+    for k in range(10):
+        img[s == k] = colours.get(k, (90, 140, 60))
+    mountain = (s == 5) | (s == 6)
+    found = {(20, 5): mountain, (19, 4): s == 0}         # what DIFT finds at each point behind the tip
+    at_sun = (s == 9) | (s == 8)                         # what it found at the tip: the sun
+    assert behind_edge(s, (20, 4), (20, 0)) == (5, 20)   # right below the tip, against the drag
+    up = edge_region(at_sun, s, img, (20, 4), (20, 0), lambda p: found[p])
+    assert np.array_equal(up, mountain | (s == 8))       # raised: the mountain and the tip
+    side = edge_region(at_sun, s, img, (20, 4), (28, 4), lambda p: found[p])
+    assert np.array_equal(side, at_sun)                  # sideways: nothing is pulled outward, the sun stays held
+    img[4, 20] = (250, 215, 90)                          # a tip coloured like the sun belongs to the sun
+    assert np.array_equal(edge_region(at_sun, s, img, (20, 4), (20, 0), lambda p: found[p]), at_sun)
+    assert behind_edge(s, (20, 7), (20, 0)) is None      # a handle inside the cap is on no edge

@@ -306,6 +306,29 @@ def test_a_handle_on_a_body_or_a_short_spur_holds_no_thread():
     assert warp.thread(spur, (27, 28)) is None
 
 
+def test_a_sharp_peak_is_a_tip_that_widens_into_its_body_not_a_thread():
+    peak = np.zeros((64, 64), bool)
+    for y in range(10, 50):
+        half = (y - 10) // 3                                                     # widths 1, 1, 1, 3, 3, 3, 5, ...
+        peak[y, 32 - half:33 + half] = True
+    assert warp.thread(peak, (32, 10)) is None                                  # the apex: a tip, not a tail
+    field = displacement_field([peak], [(32, 10)], [(32, 2)])
+    assert np.allclose(field[10, 32], (0, -8), atol=0.01)                       # the apex takes the whole drag
+    assert np.abs(field[49]).max() < 0.5 and -field[30, 32, 1] > 2              # the base holds, the middle rises
+    assert warp.thread(_thread_region(), (8, 28)) is not None                   # a tail on a body still is one
+
+
+def test_only_colours_like_the_background_beside_a_region_count_as_caught_background():
+    img = np.full((30, 30, 3), (120, 160, 220), np.uint8)                       # sky
+    img[10:25, 5:15] = (100, 100, 130)                                          # the region's mountain
+    img[10:25, 15:25] = (110, 105, 140)                                         # a neighbour 15 apart in colour
+    region = np.zeros((30, 30), bool)
+    region[8:25, 5:15] = True                                                   # caught two rows of sky above it
+    kept = warp.foreground(region, img)
+    assert kept[10:25, 5:15].all()                                              # the mountain, beside its neighbour
+    assert not kept[8:10].any()                                                 # the sky it caught
+
+
 def test_what_a_moved_square_leaves_bare_and_what_it_covers():
     field = np.zeros((40, 40, 2))
     field[15:21, 10:16] = (4, 0)                                                # a 6x6 square, 4 px right
