@@ -18,7 +18,8 @@ region R under the handle:
   opening by a 3 x 3 square removes, connected to the handle and at least ``pulled.THREAD_MIN`` px
   long up to its root (where it meets a body, a piece of at least ``pulled.BODY_MIN`` px that the
   opening keeps, or else its far end; a region that is a thread drawn in the image,
-  ``pulled.drawn_thread``, is all thread). Only the thread moves, grown by ``GROW`` px: a pixel at
+  ``pulled.drawn_thread``, is all thread; a limb that widens steadily into its body, a peak's tip, is
+  none: ``pulled.TAPER``). Only the thread moves, grown by ``GROW`` px: a pixel at
   geodesic distance g from h by phi d, phi = min(1, (g_root - g) / (g_root - ``TIP``)): its tip
   moves whole, the rest turns about the root, and the body and whatever else the region caught (a
   row of the horizon) stay;
