@@ -52,7 +52,8 @@ def handle_regions(model: DiffusionModel, image, handles, prompt: str = "", size
                    targets=None) -> list:
     """The region under each handle (``find_region``, one DIFT pass at ``size``, the image cut into
     pieces once): [(H, W) bool, ...]. With ``targets`` (one per handle), what each drag pulls
-    (``pulled_region``)."""
+    (``pulled_region``) of the region its handle holds (``edge_region``: on a peak's tip, the region
+    right behind it)."""
     image = load_image(image)
     feats = dift_features(model, image, prompt=prompt, size=size)
     pieces = image_pieces(feats)
