@@ -266,12 +266,16 @@ def thread(region: np.ndarray, handle) -> tuple | None:
     root = float(g[meets].min() if meets.any() else g[limb].max())
     if root < THREAD_MIN:
         return None
-    if meets.any():
-        reach = g[(limb | body) & np.isfinite(g)]
-        bands = np.bincount(np.floor(reach).astype(int))[: int(root) + TAPER + 1]
-        if np.all(np.diff(bands) >= 0):
-            return None
+    if meets.any() and np.all(np.diff(cross_sections(limb | body, g)[: int(root) + TAPER + 1]) >= 0):
+        return None
     return limb & (g < root), root
+
+
+def cross_sections(mask: np.ndarray, along: np.ndarray) -> np.ndarray:
+    """The cross-section of ``mask`` (H, W) bool at each distance ``along`` it ((H, W) float, such as
+    the geodesic distance from the handle): its pixels in each 1-px band, (n,) int; pixels at an
+    infinite distance are left out."""
+    return np.bincount(np.floor(along[mask & np.isfinite(along)]).astype(int))
 
 
 def drawn_thread(image: np.ndarray, handle) -> np.ndarray | None:

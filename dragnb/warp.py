@@ -79,7 +79,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .pulled import EIGHT, ahead, geodesic, pixel, reshapes, thread
+from .pulled import EIGHT, ahead, cross_sections, geodesic, pixel, reshapes, thread
 from .region import grow_mask
 from .reveal import fill_behind, push, samples
 
@@ -155,7 +155,7 @@ def limb_root(part: np.ndarray, along: np.ndarray, jump: float = JUMP) -> float 
     1-px band of ``along`` at s; a body starts where that grows past ``jump`` x the limb's median
     cross-section so far (bands 2.. s, at least 3 of them), and the limb ends at the last band before
     it no wider than 1.25 x that median (a triangle widens steadily from its apex: no jump)."""
-    bands = np.bincount(np.floor(along[part]).astype(int))
+    bands = cross_sections(part, along)
     for s in range(5, len(bands)):
         typical = np.median(bands[2:s])
         if bands[s] > jump * typical:
@@ -171,7 +171,7 @@ def stalk(part: np.ndarray, along: np.ndarray, handle, d) -> float | None:
     after which every band is at most ``NECK`` x the widest and ``STALK_WIDTH`` px, at least ``STALK_MIN``
     bands long, lying behind the handle: its middle seen from the handle at a cosine of at least
     ``ALIGN`` with -d (a triangle's far corners, also narrow, lie to the sides)."""
-    bands = np.bincount(np.floor(along[part]).astype(int))
+    bands = cross_sections(part, along)
     widest = int(np.argmax(bands))
     narrow = bands <= min(NECK * bands[widest], STALK_WIDTH)
     for s in range(widest + 1, len(bands) - STALK_MIN + 1):

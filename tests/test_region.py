@@ -251,7 +251,6 @@ def test_a_roof_moved_whole_takes_the_walls_it_stands_on_and_nothing_bigger():
     assert np.array_equal(pulled_region(cup, s, (31, 28), (24, 28)), cup)   # the table is far larger: it stays
 
 
-
 def test_a_handle_on_a_peaks_tip_holds_the_mountain_not_the_sun_beside_it():
     from dragnb.pulled import behind_edge, edge_region
 
